@@ -1,0 +1,232 @@
+#include "client/block_writer.h"
+
+#include "absl/strings/str_cat.h"
+#include "client/filesystem_impl.h"
+#include "client/rpc_retry.h"
+#include "common/crc32c.h"
+#include "common/datanode_channels.h"
+#include "common/logging.h"
+
+namespace cairn::client {
+
+using cairn::v1::WriteBlockRequest;
+using cairn::v1::WriteBlockResponse;
+
+namespace {
+constexpr int kMaxRecoveries = 8;
+}
+
+BlockWriter::BlockWriter(FileSystemImpl* fs, BlockWriterTarget target,
+                         const cairn::v1::LocatedBlock& block)
+    : fs_(fs), target_(std::move(target)), block_(block.block()) {
+  block_.set_length_bytes(0);
+  pipeline_.assign(block.locations().begin(), block.locations().end());
+}
+
+BlockWriter::~BlockWriter() {
+  if (ctx_) ctx_->TryCancel();
+  CloseStream();
+}
+
+bool BlockWriter::failed_before_any_ack() const {
+  absl::MutexLock l(&mu_);
+  return broken_for_good_ && acked_bytes_ == 0;
+}
+
+uint32_t BlockWriter::Needed() const {
+  const uint32_t n = static_cast<uint32_t>(pipeline_.size());
+  switch (target_.ack_mode) {
+    case cairn::v1::ACK_MODE_ASYNC: return 1;
+    case cairn::v1::ACK_MODE_SEMI_SYNC: return std::min<uint32_t>(2, n);
+    default: return n;
+  }
+}
+
+cairn::v1::Block BlockWriter::block() const {
+  cairn::v1::Block b = block_;
+  absl::MutexLock l(&mu_);
+  b.set_length_bytes(acked_bytes_);
+  return b;
+}
+
+Status BlockWriter::OpenStream(bool recovery) {
+  if (pipeline_.empty()) return absl::UnavailableError("no DataNodes left in the pipeline");
+  ctx_ = std::make_unique<grpc::ClientContext>();
+  stream_ = fs_->datanodes()->Get(pipeline_[0].address())->WriteBlock(ctx_.get());
+  {
+    absl::MutexLock l(&mu_);
+    broken_ = false;
+    stream_done_ = false;
+    reported_failed_.clear();
+  }
+  WriteBlockRequest req;
+  auto* h = req.mutable_header();
+  *h->mutable_block() = block_;
+  for (size_t i = 1; i < pipeline_.size(); ++i) *h->add_downstream() = pipeline_[i];
+  h->set_ack_mode(target_.ack_mode);
+  h->set_client_name(fs_->options().client_name);
+  h->set_min_replicas(Needed());
+  h->set_recovery(recovery);
+  h->set_expected_length_bytes(target_.block_size);
+  acker_ = std::thread([this] { AckLoop(); });
+  if (!stream_->Write(req)) {
+    absl::MutexLock l(&mu_);
+    broken_ = true;
+  }
+  return absl::OkStatus();
+}
+
+void BlockWriter::Finish() {
+  if (!stream_) return;
+  stream_->WritesDone();
+  if (acker_.joinable()) acker_.join();
+  stream_->Finish().ok();
+  stream_.reset();
+  ctx_.reset();
+}
+
+void BlockWriter::CloseStream() {
+  if (acker_.joinable()) {
+    if (ctx_) ctx_->TryCancel();
+    acker_.join();
+  }
+  stream_.reset();
+  ctx_.reset();
+}
+
+void BlockWriter::AckLoop() {
+  WriteBlockResponse resp;
+  while (stream_->Read(&resp)) {
+    absl::MutexLock l(&mu_);
+    if (!resp.error().empty()) {
+      LOG(WARNING) << "blk_" << block_.block_id() << ": pipeline error: " << resp.error();
+      reported_failed_.assign(resp.failed_uuids().begin(), resp.failed_uuids().end());
+      broken_ = true;
+      break;
+    }
+    while (!unacked_.empty() && unacked_.front().seqno <= resp.seqno()) {
+      acked_bytes_ = unacked_.front().offset + unacked_.front().data.size();
+      unacked_.pop_front();
+    }
+  }
+  absl::MutexLock l(&mu_);
+  stream_done_ = true;
+  if (!unacked_.empty()) broken_ = true;
+}
+
+bool BlockWriter::WriteOne(const Pending& p) {
+  WriteBlockRequest req;
+  auto* pk = req.mutable_packet();
+  pk->set_seqno(p.seqno);
+  pk->set_offset_bytes(p.offset);
+  pk->set_data(p.data);
+  pk->set_last(p.last);
+  pk->set_sync(p.sync);
+  pk->set_crc32c(Crc32c(p.data.data(), p.data.size()));
+  return stream_->Write(req);
+}
+
+Status BlockWriter::Send(std::string data, bool last, bool sync) {
+  if (broken_for_good_) return absl::UnavailableError("the block's pipeline failed");
+  if (!stream_) RETURN_IF_ERROR(OpenStream(false));
+  Pending p{next_seqno_++, sent_bytes_, std::move(data), last, sync};
+  sent_bytes_ += p.data.size();
+  {
+    absl::MutexLock l(&mu_);
+    unacked_.push_back(p);
+  }
+  bool ok = WriteOne(p);
+  bool broken = false;
+  {
+    absl::MutexLock l(&mu_);
+    broken = broken_;
+  }
+  if (!ok || broken) return Recover();
+  return absl::OkStatus();
+}
+
+Status BlockWriter::WaitAll() {
+  if (broken_for_good_) return absl::UnavailableError("the block's pipeline failed");
+  if (!stream_) return absl::OkStatus();
+  while (true) {
+    bool broken = false;
+    {
+      absl::MutexLock l(&mu_);
+      auto settled = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return unacked_.empty() || broken_ || stream_done_;
+      };
+      const bool in_time = mu_.AwaitWithTimeout(
+          absl::Condition(&settled), absl::Milliseconds(fs_->options().data_timeout_ms));
+      if (unacked_.empty()) return absl::OkStatus();
+      broken = true;
+      if (!in_time) {
+        LOG(WARNING) << "blk_" << block_.block_id() << ": no acknowledgement for "
+                     << fs_->options().data_timeout_ms << " ms";
+      }
+    }
+    if (broken) RETURN_IF_ERROR(Recover());
+  }
+}
+
+Status BlockWriter::Recover() {
+  while (true) {
+    std::vector<std::string> reported;
+    {
+      absl::MutexLock l(&mu_);
+      reported = reported_failed_;
+    }
+    CloseStream();
+    // A stream that broke without naming a node lost its first DataNode.
+    if (reported.empty() && !pipeline_.empty()) reported.push_back(pipeline_[0].datanode_uuid());
+    for (const auto& u : reported) failed_.insert(u);
+    std::vector<std::string> survivors;
+    for (const auto& dn : pipeline_) {
+      if (!failed_.count(dn.datanode_uuid())) survivors.push_back(dn.datanode_uuid());
+    }
+    if (survivors.empty() || ++recoveries_ > kMaxRecoveries) {
+      broken_for_good_ = true;
+      return absl::UnavailableError(absl::StrCat(
+          target_.path, ": every DataNode of the pipeline for blk_", block_.block_id(),
+          " failed"));
+    }
+    cairn::v1::UpdatePipelineRequest req;
+    req.set_path(target_.path);
+    req.set_inode_id(target_.inode_id);
+    req.set_client_name(fs_->options().client_name);
+    *req.mutable_block() = block_;
+    for (const auto& u : survivors) req.add_survivor_uuids(u);
+    cairn::v1::UpdatePipelineResponse resp;
+    Status s = CallNameNode(fs_->namenode(), &cairn::v1::NameNodeService::Stub::UpdatePipeline, req,
+                            &resp, fs_->options().rpc_timeout_ms, Idempotent::kNo);
+    if (!s.ok()) {
+      broken_for_good_ = true;
+      return s;
+    }
+    LOG(INFO) << "blk_" << block_.block_id() << ": pipeline recovery with " << survivors.size()
+              << " DataNode(s), generation stamp " << block_.generation_stamp() << " -> "
+              << resp.new_generation_stamp();
+    block_.set_generation_stamp(resp.new_generation_stamp());
+    pipeline_.assign(resp.pipeline().begin(), resp.pipeline().end());
+    RETURN_IF_ERROR(OpenStream(true));
+    std::deque<Pending> resend;
+    {
+      absl::MutexLock l(&mu_);
+      resend = unacked_;
+    }
+    bool ok = true;
+    for (const auto& p : resend) {
+      if (!WriteOne(p)) {
+        ok = false;
+        break;
+      }
+    }
+    bool broken = false;
+    {
+      absl::MutexLock l(&mu_);
+      broken = broken_;
+    }
+    if (ok && !broken) return absl::OkStatus();
+  }
+}
+
+}  // namespace cairn::client

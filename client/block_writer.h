@@ -1,0 +1,95 @@
+// BlockWriter: the client end of one block's write pipeline. Sends packets, keeps every
+// packet until it is acknowledged, and recovers from DataNode failures by asking the NameNode
+// for a new generation stamp for the surviving DataNodes and resending what was not
+// acknowledged. Not thread-safe (one writer thread), apart from its internal ack reader.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/synchronization/mutex.h"
+#include "client/cairn/client.h"
+#include "proto/datanode.grpc.pb.h"
+#include "proto/namenode.grpc.pb.h"
+
+namespace cairn::client {
+
+class FileSystemImpl;
+
+struct BlockWriterTarget {
+  std::string path;
+  uint64_t inode_id = 0;
+  cairn::v1::AckMode ack_mode = cairn::v1::ACK_MODE_SYNC;
+  uint64_t block_size = 0;
+};
+
+class BlockWriter {
+ public:
+  // `fs` must outlive this. `block` comes from AddBlock (block id, stamp and pipeline).
+  BlockWriter(FileSystemImpl* fs, BlockWriterTarget target, const cairn::v1::LocatedBlock& block);
+  ~BlockWriter();
+
+  // Sends `data` as the packet at the block's current end; `last` finalizes the block;
+  // `sync` asks every DataNode to fsync. Returns once the packet is sent (not acknowledged),
+  // unless the pipeline failed beyond repair.
+  Status Send(std::string data, bool last, bool sync);
+  // Waits until every packet sent so far is acknowledged per the ack mode (recovering from
+  // failures on the way).
+  Status WaitAll();
+  // After the last packet was acknowledged: ends the stream gracefully.
+  void Finish();
+  // The block with its current generation stamp and the bytes acknowledged so far.
+  cairn::v1::Block block() const;
+  // Bytes sent (acknowledged or not).
+  uint64_t bytes_sent() const { return sent_bytes_; }
+  // DataNodes that failed during this block (to exclude from the next AddBlock).
+  const std::set<std::string>& failed_nodes() const { return failed_; }
+  // True if nothing was acknowledged and every DataNode failed (the caller may abandon the
+  // block and ask for another).
+  bool failed_before_any_ack() const;
+
+ private:
+  struct Pending {
+    uint64_t seqno;
+    uint64_t offset;
+    std::string data;
+    bool last;
+    bool sync;
+  };
+  Status OpenStream(bool recovery);
+  void CloseStream();
+  void AckLoop();
+  Status Recover();
+  bool WriteOne(const Pending& p);
+  uint32_t Needed() const;
+
+  FileSystemImpl* const fs_;
+  const BlockWriterTarget target_;
+  cairn::v1::Block block_;
+  std::vector<cairn::v1::DataNodeId> pipeline_;
+  std::set<std::string> failed_;
+  uint64_t next_seqno_ = 0;
+  uint64_t sent_bytes_ = 0;
+  int recoveries_ = 0;
+
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<cairn::v1::WriteBlockRequest,
+                                           cairn::v1::WriteBlockResponse>> stream_;
+  std::thread acker_;
+
+  mutable absl::Mutex mu_;
+  std::deque<Pending> unacked_ ABSL_GUARDED_BY(mu_);
+  uint64_t acked_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool stream_done_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::string> reported_failed_ ABSL_GUARDED_BY(mu_);
+  bool broken_for_good_ = false;
+};
+
+}  // namespace cairn::client

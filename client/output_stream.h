@@ -1,0 +1,51 @@
+// OutputStreamImpl: writes a file block by block through BlockWriters. Not thread-safe.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "client/block_writer.h"
+#include "client/cairn/client.h"
+#include "proto/common.pb.h"
+
+namespace cairn::client {
+
+class FileSystemImpl;
+
+class OutputStreamImpl final : public OutputStream {
+ public:
+  // `fs` must outlive the stream. `info` is the created file.
+  OutputStreamImpl(FileSystemImpl* fs, std::string path, const cairn::v1::FileInfo& info);
+  ~OutputStreamImpl() override;
+
+  Status Write(const void* data, size_t n) override;
+  Status Hflush() override;
+  Status Hsync() override;
+  Status Close() override;
+  uint64_t position() const override { return position_; }
+
+ private:
+  // Sends the buffer as one packet (`last` ends the block).
+  Status SendBuffer(bool last, bool sync);
+  Status StartBlock();
+  Status EndBlock();
+  Status Flush(bool sync);
+  Status Fail(Status s);
+
+  FileSystemImpl* const fs_;
+  const std::string path_;
+  const uint64_t inode_id_;
+  const uint64_t block_size_;
+  const cairn::v1::AckMode ack_mode_;
+  std::string buffer_;
+  uint64_t position_ = 0;
+  std::unique_ptr<BlockWriter> block_;
+  std::set<std::string> excluded_;  // DataNodes that failed while writing this file
+  bool has_previous_ = false;
+  cairn::v1::Block previous_;
+  Status error_;  // sticky
+  bool closed_ = false;
+};
+
+}  // namespace cairn::client

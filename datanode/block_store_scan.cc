@@ -1,0 +1,305 @@
+// Volume preparation, scanning at Open, and health probes.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/crc32c.h"
+#include "common/logging.h"
+#include "datanode/block_store_internal.h"
+
+namespace cairn::datanode::internal {
+namespace {
+
+Status ErrnoStatus(int err, absl::string_view what, const std::string& path) {
+  return absl::InternalError(absl::StrCat(what, " ", path, ": ", ErrnoText(err)));
+}
+
+// mkdir -p.
+Status MakeDirs(const std::string& path) {
+  for (size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos != path.size() && path[pos] != '/') continue;
+    std::string prefix = path.substr(0, pos);
+    if (::mkdir(prefix.c_str(), 0755) == 0) continue;
+    int err = errno;
+    if (err != EEXIST) return ErrnoStatus(err, "mkdir", prefix);
+    struct stat st;
+    if (::stat(prefix.c_str(), &st) != 0) return ErrnoStatus(errno, "stat", prefix);
+    if (!S_ISDIR(st.st_mode)) return ErrnoStatus(ENOTDIR, "mkdir", prefix);
+  }
+  return absl::OkStatus();
+}
+
+struct DirEntry {
+  std::string name;
+  bool is_dir = false;
+};
+
+// Lists `dir` without "." and "..".
+Status ListDir(const std::string& dir, std::vector<DirEntry>* out) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return ErrnoStatus(errno, "opendir", dir);
+  for (;;) {
+    errno = 0;
+    struct dirent* e = ::readdir(d);
+    if (e == nullptr) {
+      int err = errno;
+      ::closedir(d);
+      if (err != 0) return ErrnoStatus(err, "readdir", dir);
+      return absl::OkStatus();
+    }
+    absl::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    DirEntry entry{std::string(name), e->d_type == DT_DIR};
+    if (e->d_type == DT_UNKNOWN) {
+      struct stat st;
+      entry.is_dir = ::fstatat(::dirfd(d), e->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode);
+    }
+    out->push_back(std::move(entry));
+  }
+}
+
+// The files of one (block, generation stamp) in one directory.
+struct FilePair {
+  std::string dir;
+  bool data = false;
+  bool crc = false;
+};
+using FileMap = std::map<std::pair<uint64_t, uint64_t>, FilePair>;
+
+void AddFiles(const std::string& dir, const std::vector<DirEntry>& entries, FileMap* files) {
+  for (const DirEntry& e : entries) {
+    if (e.is_dir) continue;
+    uint64_t id, gs;
+    bool data = ParseBlockFileName(e.name, ".data", &id, &gs);
+    if (!data && !ParseBlockFileName(e.name, ".crc", &id, &gs)) continue;
+    FilePair& f = (*files)[{id, gs}];
+    if (!f.dir.empty() && f.dir != dir) {
+      LOG(WARNING) << "block store: " << BlockName(id, gs) << " found in both " << f.dir << " and "
+                   << dir << "; using " << f.dir;
+      continue;
+    }
+    f.dir = dir;
+    (data ? f.data : f.crc) = true;
+  }
+}
+
+std::string FilePath(const std::string& dir, uint64_t id, uint64_t gs, absl::string_view ext) {
+  return absl::StrCat(dir, "/", BlockName(id, gs), ext);
+}
+
+// Outcome of loading one replica: OK and `*ok` set, OK and skipped, or a volume error.
+Status LoadReplica(const FilePair& f, uint64_t id, uint64_t gs, ReplicaState state, int volume,
+                   uint32_t default_bpc, ScannedReplica* out, bool* ok) {
+  *ok = false;
+  const std::string name = BlockName(id, gs);
+  const std::string data_path = FilePath(f.dir, id, gs, ".data");
+  const std::string crc_path = FilePath(f.dir, id, gs, ".crc");
+  auto skip = [&](absl::string_view why) {
+    LOG(WARNING) << "block store: ignoring replica " << data_path << ": " << why;
+    return absl::OkStatus();
+  };
+  auto fail = [&](int err, absl::string_view what) -> Status {
+    if (IsHardVolumeError(err)) {
+      return absl::InternalError(absl::StrCat(name, ": ", what, ": ", ErrnoText(err)));
+    }
+    return skip(absl::StrCat(what, ": ", ErrnoText(err)));
+  };
+
+  struct stat ds, cs;
+  if (::stat(data_path.c_str(), &ds) != 0) return fail(errno, "stat data");
+  if (::stat(crc_path.c_str(), &cs) != 0) return fail(errno, "stat checksums");
+  const uint64_t data_bytes = static_cast<uint64_t>(ds.st_size);
+  const uint64_t crc_bytes = static_cast<uint64_t>(cs.st_size);
+  if (crc_bytes < kCrcHeaderBytes) return skip("checksum file is shorter than its header");
+
+  uint32_t bpc = default_bpc;
+  ScopedFd crc_fd;
+  // A finalized replica whose .crc size matches its length is trusted without reading (startup
+  // cost); readers check the header when they open it.
+  if (state == ReplicaState::kBeingWritten || crc_bytes != CrcFileBytes(data_bytes, bpc)) {
+    int fd;
+    if (int err = OpenFile(crc_path, O_RDONLY, &fd)) return fail(err, "open checksums");
+    crc_fd = ScopedFd(fd);
+    char header[kCrcHeaderBytes];
+    size_t got;
+    if (int err = PReadFull(fd, header, sizeof(header), 0, &got)) {
+      return fail(err, "read checksum header");
+    }
+    bpc = DecodeCrcHeader(header, got);
+    if (bpc == 0) return skip("bad checksum header");
+  }
+  uint64_t length = std::min(data_bytes, (crc_bytes - kCrcHeaderBytes) / 4 * bpc);
+  if (length < data_bytes) {
+    LOG(WARNING) << "block store: " << data_path << " has " << data_bytes
+                 << " bytes but checksums for only " << length;
+  }
+
+  uint32_t last_crc = 0;
+  if (state == ReplicaState::kBeingWritten && length > 0) {
+    // A crash may have left the last chunk's data and CRC out of step: keep it only if they
+    // agree, else drop back to the previous chunk boundary.
+    const uint64_t chunk = (length - 1) / bpc;
+    const uint64_t chunk_start = chunk * bpc;
+    int fd;
+    if (int err = OpenFile(data_path, O_RDONLY, &fd)) return fail(err, "open data");
+    ScopedFd data_fd(fd);
+    std::string buf(static_cast<size_t>(length - chunk_start), '\0');
+    char stored[4];
+    size_t got, got_crc;
+    if (int err = PReadFull(fd, buf.data(), buf.size(), chunk_start, &got)) {
+      return fail(err, "read last chunk");
+    }
+    if (int err = PReadFull(crc_fd.get(), stored, 4, CrcOffset(chunk), &got_crc)) {
+      return fail(err, "read last checksum");
+    }
+    uint32_t crc = Crc32c(buf.data(), got);
+    const uint32_t want = DecodeFixed32(stored);
+    if (got == buf.size() && got_crc == 4 && crc == want) {
+      last_crc = length % bpc != 0 ? crc : 0;
+    } else {
+      // Data of a later write reached the disk but its CRC did not: keep the longest prefix of
+      // the chunk that matches the stored CRC (one CRC step per byte, only on this rare path).
+      uint64_t keep = 0;
+      last_crc = 0;
+      if (got_crc == 4) {
+        crc = 0;
+        for (size_t i = 0; i < got; ++i) {
+          crc = Crc32cExtend(crc, &buf[i], 1);
+          if (crc == want) {
+            keep = i + 1;
+            last_crc = crc;
+          }
+        }
+      }
+      LOG(WARNING) << "block store: " << data_path << ": last chunk does not match its checksum; "
+                   << "length " << length << " cut to " << chunk_start + keep;
+      length = chunk_start + keep;
+      if (length % bpc == 0) last_crc = 0;
+    }
+  }
+
+  out->block_id = id;
+  out->generation_stamp = gs;
+  out->state = state;
+  out->length = length;
+  out->last_chunk_crc = last_crc;
+  out->bytes_per_checksum = bpc;
+  out->volume = volume;
+  out->data_path = data_path;
+  out->crc_path = crc_path;
+  out->disk_bytes = data_bytes + crc_bytes;
+  *ok = true;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Status PrepareVolume(const VolumePaths& paths) {
+  RETURN_IF_ERROR(MakeDirs(paths.rbw));
+  return MakeDirs(paths.finalized);
+}
+
+Status ScanVolume(const VolumePaths& paths, int volume, uint32_t default_bytes_per_checksum,
+                  std::vector<ScannedReplica>* out) {
+  FileMap rbw, finalized;
+  std::vector<DirEntry> entries;
+  // Probe files left by a crash during CheckVolumes.
+  RETURN_IF_ERROR(ListDir(paths.current, &entries));
+  for (const DirEntry& e : entries) {
+    if (e.is_dir || e.name.rfind(".probe_", 0) != 0) continue;
+    std::string path = absl::StrCat(paths.current, "/", e.name);
+    if (::unlink(path.c_str()) != 0) {
+      LOG(WARNING) << "block store: unlink " << path << ": " << ErrnoText(errno);
+    }
+  }
+  entries.clear();
+  RETURN_IF_ERROR(ListDir(paths.rbw, &entries));
+  AddFiles(paths.rbw, entries, &rbw);
+  entries.clear();
+  RETURN_IF_ERROR(ListDir(paths.finalized, &entries));
+  for (const DirEntry& sub : entries) {
+    if (!sub.is_dir) continue;
+    std::string dir = absl::StrCat(paths.finalized, "/", sub.name);
+    std::vector<DirEntry> files;
+    RETURN_IF_ERROR(ListDir(dir, &files));
+    AddFiles(dir, files, &finalized);
+  }
+
+  // Finalize renames the .crc first: a crash before the .data followed leaves the data in rbw/
+  // and the checksums in finalized/. Complete the move.
+  for (auto it = rbw.begin(); it != rbw.end();) {
+    auto fin = finalized.find(it->first);
+    if (it->second.data && !it->second.crc && fin != finalized.end() && fin->second.crc &&
+        !fin->second.data) {
+      auto [id, gs] = it->first;
+      std::string from = FilePath(it->second.dir, id, gs, ".data");
+      std::string to = FilePath(fin->second.dir, id, gs, ".data");
+      if (::rename(from.c_str(), to.c_str()) == 0) {
+        LOG(WARNING) << "block store: completed interrupted finalize of " << to;
+        fin->second.data = true;
+        it = rbw.erase(it);
+        continue;
+      }
+      LOG(WARNING) << "block store: cannot complete finalize of " << to << ": " << ErrnoText(errno);
+    }
+    ++it;
+  }
+
+  for (int pass = 0; pass < 2; ++pass) {
+    const FileMap& files = pass == 0 ? finalized : rbw;
+    const ReplicaState state = pass == 0 ? ReplicaState::kFinalized : ReplicaState::kBeingWritten;
+    for (const auto& [key, f] : files) {
+      if (!f.data || !f.crc) {
+        LOG(WARNING) << "block store: ignoring " << FilePath(f.dir, key.first, key.second, "")
+                     << (f.data ? ".data without .crc" : ".crc without .data");
+        continue;
+      }
+      ScannedReplica r;
+      bool ok;
+      RETURN_IF_ERROR(LoadReplica(f, key.first, key.second, state, volume,
+                                  default_bytes_per_checksum, &r, &ok));
+      if (ok) out->push_back(std::move(r));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Status ProbeVolume(const VolumePaths& paths) {
+  for (const std::string* dir : {&paths.rbw, &paths.finalized}) {
+    struct stat st;
+    if (::stat(dir->c_str(), &st) != 0) return ErrnoStatus(errno, "stat", *dir);
+    if (!S_ISDIR(st.st_mode)) return ErrnoStatus(ENOTDIR, "stat", *dir);
+  }
+  static std::atomic<uint64_t> seq{0};
+  const std::string path = absl::StrCat(paths.current, "/.probe_", ::getpid(), "_", seq++);
+  int fd;
+  if (int err = OpenFile(path, O_WRONLY | O_CREAT | O_TRUNC, &fd)) {
+    return ErrnoStatus(err, "create", path);
+  }
+  ScopedFd file(fd);
+  char buf[512];
+  memset(buf, 0x5a, sizeof(buf));
+  Status s;
+  if (int err = PWriteFull(fd, buf, sizeof(buf), 0)) {
+    s = ErrnoStatus(err, "write", path);
+  } else if (::fsync(fd) != 0) {
+    s = ErrnoStatus(errno, "fsync", path);
+  } else if (int err = file.Close()) {
+    s = ErrnoStatus(err, "close", path);
+  }
+  if (::unlink(path.c_str()) != 0 && s.ok()) s = ErrnoStatus(errno, "unlink", path);
+  return s;
+}
+
+}  // namespace cairn::datanode::internal

@@ -1,0 +1,185 @@
+#include "datanode/write_pipeline.h"
+
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/crc32c.h"
+#include "common/grpc_status.h"
+#include "common/logging.h"
+#include "datanode/downstream.h"
+
+namespace cairn::datanode {
+
+using cairn::v1::WriteBlockRequest;
+using cairn::v1::WriteBlockResponse;
+
+namespace {
+
+constexpr size_t kMaxPipeline = 16;
+
+// Serializes writes to the upstream half of the stream (the stage's thread and the
+// downstream ack thread both answer).
+class Upstream {
+ public:
+  explicit Upstream(WriteStream* stream) : stream_(stream) {}
+  void Ack(uint64_t seqno, uint32_t replicas, bool last) {
+    WriteBlockResponse r;
+    r.set_seqno(seqno);
+    r.set_replicas(replicas);
+    r.set_last(last);
+    absl::MutexLock l(&mu_);
+    if (!failed_) stream_->Write(r);
+  }
+  void Error(const std::string& error, const std::vector<std::string>& failed) {
+    WriteBlockResponse r;
+    r.set_error(error);
+    for (const auto& f : failed) r.add_failed_uuids(f);
+    absl::MutexLock l(&mu_);
+    if (failed_) return;
+    failed_ = true;
+    stream_->Write(r);
+  }
+  bool failed() const {
+    absl::MutexLock l(&mu_);
+    return failed_;
+  }
+
+ private:
+  WriteStream* const stream_;
+  mutable absl::Mutex mu_;
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+struct TransferCount {
+  explicit TransferCount(std::atomic<int>* n) : n_(n) {
+    if (n_) ++*n_;
+  }
+  ~TransferCount() {
+    if (n_) --*n_;
+  }
+  std::atomic<int>* n_;
+};
+
+}  // namespace
+
+grpc::Status RunWritePipeline(const PipelineEnv& env, grpc::ServerContext* ctx,
+                              WriteStream* stream) {
+  WriteBlockRequest req;
+  if (!stream->Read(&req) || !req.has_header()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "WriteBlock: the first message must carry the header");
+  }
+  const cairn::v1::WriteBlockHeader header = req.header();
+  const uint64_t block_id = header.block().block_id();
+  const uint64_t gs = header.block().generation_stamp();
+  const std::string name = absl::StrCat("blk_", block_id, "_", gs);
+  if (block_id == 0 || gs == 0 || header.downstream_size() > static_cast<int>(kMaxPipeline)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat(name, ": invalid block or pipeline in header"));
+  }
+  TransferCount transfer(env.active_transfers);
+  Upstream up(stream);
+  const uint32_t need = std::max<uint64_t>(1, header.min_replicas());
+
+  StatusOr<std::unique_ptr<ReplicaWriter>> writer =
+      header.recovery() ? env.store->RecoverReplica(block_id, gs)
+                        : env.store->CreateReplica(block_id, gs, header.expected_length_bytes());
+  if (!writer.ok()) {
+    up.Error(absl::StrCat(name, " on ", env.self_uuid, ": ", writer.status().message()),
+             {env.self_uuid});
+    return ToGrpcStatus(writer.status());
+  }
+
+  // The rest of the pipeline.
+  std::shared_ptr<Downstream> down;
+  if (header.downstream_size() > 0) {
+    cairn::v1::WriteBlockHeader next = header;
+    next.clear_downstream();
+    for (int i = 1; i < header.downstream_size(); ++i) *next.add_downstream() = header.downstream(i);
+    next.set_min_replicas(std::max<uint32_t>(1, need - 1));
+    const bool waits = need > 1;
+    const std::string self = env.self_uuid;
+    down = std::make_shared<Downstream>(
+        env.channels->Get(header.downstream(0).address()), header.downstream(0), next,
+        env.options->forward_queue_bytes,
+        [&up, waits](const WriteBlockResponse& ack) {
+          if (waits) up.Ack(ack.seqno(), ack.replicas() + 1, ack.last());
+        },
+        [&up, waits, name](const std::string& error, std::vector<std::string> failed) {
+          if (waits) {
+            up.Error(error, failed);
+          } else {
+            LOG(WARNING) << name << ": follower failed, the NameNode will re-replicate: " << error;
+          }
+        });
+  }
+
+  Status local;
+  bool got_last = false;
+  uint64_t expected_offset = (*writer)->length();
+  while (!got_last && stream->Read(&req)) {
+    if (!req.has_packet()) {
+      local = absl::InvalidArgumentError(absl::StrCat(name, ": message without a packet"));
+      break;
+    }
+    const cairn::v1::Packet& p = req.packet();
+    if (p.offset_bytes() > expected_offset) {
+      local = absl::InvalidArgumentError(absl::StrCat(name, ": packet at offset ", p.offset_bytes(),
+                                                      " leaves a gap after ", expected_offset));
+      break;
+    }
+    if (Crc32c(p.data().data(), p.data().size()) != p.crc32c()) {
+      local = absl::DataLossError(absl::StrCat(name, ": packet ", p.seqno(), " checksum mismatch"));
+      break;
+    }
+    if (env.options->write_delay_ms_for_tests > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(env.options->write_delay_ms_for_tests));
+    }
+    if (!p.data().empty()) local = (*writer)->Write(p.offset_bytes(), p.data().data(), p.data().size());
+    if (local.ok() && p.sync()) local = (*writer)->Sync();
+    if (local.ok() && p.last()) {
+      local = (*writer)->Finalize();
+      if (local.ok()) {
+        auto info = env.store->GetReplica(block_id);
+        if (info.ok()) env.listener->ReplicaFinalized(*info);
+      }
+    }
+    if (!local.ok()) break;
+    expected_offset = p.offset_bytes() + p.data().size();
+    got_last = p.last();
+    const uint64_t seqno = p.seqno();
+    if (down) down->Push(std::move(req));
+    if (!down || need <= 1) up.Ack(seqno, 1, got_last);
+  }
+
+  if (!local.ok()) {
+    LOG(WARNING) << name << ": write failed on this DataNode: " << local;
+    up.Error(absl::StrCat(env.self_uuid, ": ", local.message()), {env.self_uuid});
+    if (down) down->Cancel();
+    return ToGrpcStatus(local);
+  }
+  if (!got_last) {
+    // The writer went away (or recovery will resume under a new generation stamp).
+    if (down) down->Cancel();
+    return grpc::Status(grpc::StatusCode::CANCELLED, absl::StrCat(name, ": stream ended early"));
+  }
+  if (!down) return grpc::Status::OK;
+  down->Close();
+  if (need > 1) {
+    // Acknowledgements of the followers are relayed until the last one.
+    bool ok = down->Wait();
+    if (!ok && !up.failed()) up.Error(absl::StrCat(name, ": follower failed"), {});
+    return ok ? grpc::Status::OK
+              : grpc::Status(grpc::StatusCode::UNAVAILABLE, absl::StrCat(name, ": follower failed"));
+  }
+  // Async: the followers catch up in the background.
+  env.background->Run([down, name] {
+    if (!down->Wait()) LOG(WARNING) << name << ": a follower did not catch up";
+  });
+  (void)ctx;
+  return grpc::Status::OK;
+}
+
+}  // namespace cairn::datanode

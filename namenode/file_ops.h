@@ -1,0 +1,67 @@
+// FileOps: the NameNode's data-path operations (add/abandon/complete blocks, block locations,
+// leases, hflush lengths, pipeline recovery, bad replica reports, capacity). Each operation
+// takes its request, fills its response and reports through `done` (mutations on the
+// namespace store's commit thread). Knows nothing about gRPC. Thread-safe.
+#pragma once
+
+#include <functional>
+
+#include "namenode/block_manager.h"
+#include "namenode/datanode_manager.h"
+#include "namenode/lease_manager.h"
+#include "namenode/namespace_store.h"
+#include "proto/namenode.pb.h"
+
+namespace cairn::namenode {
+
+// Read-only until enough blocks are reported (see SafeMode in namenode.h). Answers
+// UNAVAILABLE for mutations while on.
+class SafeModeGate {
+ public:
+  virtual ~SafeModeGate() = default;
+  virtual bool InSafeMode() const = 0;
+};
+
+class FileOps {
+ public:
+  using Done = std::function<void(Status)>;
+  // All pointers must outlive this object.
+  FileOps(NamespaceStore* store, BlockManager* blocks, DataNodeManager* datanodes,
+          LeaseManager* leases, const SafeModeGate* safemode);
+
+  void AddBlock(const cairn::v1::AddBlockRequest& req, cairn::v1::AddBlockResponse* resp,
+                Done done);
+  void CompleteFile(const cairn::v1::CompleteFileRequest& req,
+                    cairn::v1::CompleteFileResponse* resp, Done done);
+  void AbandonBlock(const cairn::v1::AbandonBlockRequest& req,
+                    cairn::v1::AbandonBlockResponse* resp, Done done);
+  void GetBlockLocations(const cairn::v1::GetBlockLocationsRequest& req,
+                         cairn::v1::GetBlockLocationsResponse* resp, Done done);
+  void RenewLease(const cairn::v1::RenewLeaseRequest& req, cairn::v1::RenewLeaseResponse* resp,
+                  Done done);
+  void ReportBadBlocks(const cairn::v1::ReportBadBlocksRequest& req,
+                       cairn::v1::ReportBadBlocksResponse* resp, Done done);
+  void UpdateLength(const cairn::v1::UpdateLengthRequest& req,
+                    cairn::v1::UpdateLengthResponse* resp, Done done);
+  void UpdatePipeline(const cairn::v1::UpdatePipelineRequest& req,
+                      cairn::v1::UpdatePipelineResponse* resp, Done done);
+  void GetFsStats(const cairn::v1::GetFsStatsRequest& req, cairn::v1::GetFsStatsResponse* resp,
+                  Done done);
+
+  // Lease recovery of one file whose writer went away: the replicas of its last block agree
+  // on the length every one of them has, under a new generation stamp, and the file is
+  // closed. Blocking (talks to DataNodes); call from a background thread. OK when the file is
+  // closed (or gone); UNAVAILABLE to try again later.
+  Status RecoverLease(const std::string& client, uint64_t inode_id);
+
+ private:
+  Status CheckWritable() const;
+
+  NamespaceStore* const store_;
+  BlockManager* const blocks_;
+  DataNodeManager* const datanodes_;
+  LeaseManager* const leases_;
+  const SafeModeGate* const safemode_;
+};
+
+}  // namespace cairn::namenode

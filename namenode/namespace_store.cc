@@ -1,0 +1,413 @@
+#include "namenode/namespace_store.h"
+
+#include <google/protobuf/message.h>
+#include <leveldb/cache.h>
+#include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
+#include <leveldb/write_batch.h>
+
+#include <future>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/logging.h"
+#include "common/path.h"
+#include "namenode/key_codec.h"
+
+namespace cairn::namenode {
+
+using cairn::v1::FileInfo;
+using cairn::v1::InodeRecord;
+using cairn::v1::JournalRecord;
+
+namespace {
+
+Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
+}
+
+StatusOr<InodeRecord> ParseInode(const std::string& value, uint64_t id) {
+  InodeRecord inode;
+  if (!inode.ParseFromString(value)) {
+    return absl::DataLossError(absl::StrCat("inode ", id, ": unparsable record"));
+  }
+  return inode;
+}
+
+// Walks `path` from the root with `get` (key -> optional value).
+template <typename Getter>
+StatusOr<InodeRecord> ResolveWith(absl::string_view path, Getter&& get) {
+  ASSIGN_OR_RETURN(auto parts, SplitPath(path));
+  ASSIGN_OR_RETURN(std::optional<std::string> root, get(InodeKey(kRootInodeId)));
+  if (!root) return absl::InternalError("namespace has no root inode");
+  ASSIGN_OR_RETURN(InodeRecord cur, ParseInode(*root, kRootInodeId));
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (cur.type() != cairn::v1::FILE_TYPE_DIRECTORY) {
+      return NotADirectoryError(absl::StrCat(path, ": not a directory"));
+    }
+    ASSIGN_OR_RETURN(std::optional<std::string> child, get(EntryKey(cur.inode_id(), parts[i])));
+    uint64_t child_id = 0;
+    if (!child || !DecodeU64(*child, &child_id)) {
+      return absl::NotFoundError(absl::StrCat(path, ": no such file or directory"));
+    }
+    ASSIGN_OR_RETURN(std::optional<std::string> rec, get(InodeKey(child_id)));
+    if (!rec) return absl::DataLossError(absl::StrCat(path, ": dangling entry"));
+    ASSIGN_OR_RETURN(cur, ParseInode(*rec, child_id));
+  }
+  return cur;
+}
+
+}  // namespace
+
+void ToFileInfo(const InodeRecord& inode, FileInfo* info) {
+  info->set_inode_id(inode.inode_id());
+  info->set_type(inode.type());
+  info->set_name(inode.name());
+  info->set_length_bytes(inode.length_bytes());
+  info->set_replication(inode.replication());
+  info->set_block_size_bytes(inode.block_size_bytes());
+  info->set_mode(inode.mode());
+  info->set_owner(inode.owner());
+  info->set_group(inode.group());
+  info->set_mtime_ms(inode.mtime_ms());
+  info->set_atime_ms(inode.atime_ms());
+  info->set_ctime_ms(inode.ctime_ms());
+  info->set_children_count(inode.children_count());
+  info->set_symlink_target(inode.symlink_target());
+  info->set_under_construction(!inode.lease_holder().empty());
+  info->set_ack_mode(inode.ack_mode());
+}
+
+// ---- Txn ----
+
+StatusOr<std::optional<std::string>> Txn::Get(const std::string& key) {
+  auto it = staged_.find(key);
+  if (it != staged_.end()) return it->second;
+  return store_->GetRaw(key);
+}
+
+StatusOr<InodeRecord> Txn::Resolve(absl::string_view path) {
+  return ResolveWith(path, [this](const std::string& k) { return Get(k); });
+}
+
+StatusOr<std::optional<InodeRecord>> Txn::FindInode(uint64_t id) {
+  ASSIGN_OR_RETURN(std::optional<std::string> v, Get(InodeKey(id)));
+  if (!v) return std::optional<InodeRecord>();
+  ASSIGN_OR_RETURN(InodeRecord inode, ParseInode(*v, id));
+  return std::optional<InodeRecord>(std::move(inode));
+}
+
+StatusOr<std::optional<uint64_t>> Txn::FindChild(uint64_t parent_id, absl::string_view name) {
+  ASSIGN_OR_RETURN(std::optional<std::string> v, Get(EntryKey(parent_id, name)));
+  uint64_t id = 0;
+  if (!v || !DecodeU64(*v, &id)) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(id);
+}
+
+StatusOr<std::vector<std::pair<std::string, uint64_t>>> Txn::Children(uint64_t dir_id) {
+  const std::string prefix = EntryPrefix(dir_id);
+  std::map<std::string, uint64_t> merged;
+  {
+    std::unique_ptr<leveldb::Iterator> it(store_->db_->NewIterator(leveldb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      uint64_t id = 0;
+      if (DecodeU64(it->value().ToString(), &id)) merged[it->key().ToString()] = id;
+    }
+    RETURN_IF_ERROR(FromLevelDb(it->status(), "list"));
+  }
+  for (auto it = staged_.lower_bound(prefix);
+       it != staged_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    uint64_t id = 0;
+    if (!it->second) {
+      merged.erase(it->first);
+    } else if (DecodeU64(*it->second, &id)) {
+      merged[it->first] = id;
+    }
+  }
+  std::vector<std::pair<std::string, uint64_t>> out;
+  out.reserve(merged.size());
+  for (auto& [k, id] : merged) out.emplace_back(std::string(EntryName(k)), id);
+  return out;
+}
+
+void Txn::PutInode(const InodeRecord& inode) {
+  staged_[InodeKey(inode.inode_id())] = inode.SerializeAsString();
+}
+void Txn::DeleteInode(uint64_t id) { staged_[InodeKey(id)] = std::nullopt; }
+void Txn::PutChild(uint64_t parent_id, absl::string_view name, uint64_t child_id) {
+  staged_[EntryKey(parent_id, name)] = EncodeU64(child_id);
+}
+void Txn::DeleteChild(uint64_t parent_id, absl::string_view name) {
+  staged_[EntryKey(parent_id, name)] = std::nullopt;
+}
+uint64_t Txn::NewInodeId() { return store_->next_inode_id_++; }
+uint64_t Txn::NewBlockId() { return store_->next_block_id_++; }
+uint64_t Txn::NewGenerationStamp() { return store_->next_gen_stamp_++; }
+
+// ---- NamespaceStore ----
+
+NamespaceStore::NamespaceStore(const NamespaceStoreOptions& options) : options_(options) {}
+
+StatusOr<std::unique_ptr<NamespaceStore>> NamespaceStore::Open(
+    const NamespaceStoreOptions& options) {
+  if (options.dir.empty()) return absl::InvalidArgumentError("namespace store: empty directory");
+  std::unique_ptr<NamespaceStore> store(new NamespaceStore(options));
+  RETURN_IF_ERROR(store->Init());
+  return store;
+}
+
+Status NamespaceStore::Init() {
+  leveldb::Options opts;
+  opts.create_if_missing = true;
+  opts.paranoid_checks = true;
+  if (options_.env) opts.env = options_.env;
+  cache_.reset(leveldb::NewLRUCache(options_.block_cache_bytes));
+  opts.block_cache = cache_.get();
+  opts.write_buffer_size = 32 << 20;
+  opts.max_file_size = 8 << 20;
+  leveldb::DB* db = nullptr;
+  RETURN_IF_ERROR(FromLevelDb(leveldb::DB::Open(opts, options_.dir, &db), options_.dir));
+  db_.reset(db);
+
+  auto read_counter = [this](absl::string_view name, uint64_t* out) -> Status {
+    ASSIGN_OR_RETURN(std::optional<std::string> v, GetRaw(MetaKey(name)));
+    if (v && !DecodeU64(*v, out)) return absl::DataLossError(absl::StrCat("bad counter ", name));
+    return absl::OkStatus();
+  };
+  uint64_t last_txid = 0;
+  RETURN_IF_ERROR(read_counter("last_txid", &last_txid));
+  RETURN_IF_ERROR(read_counter("next_inode_id", &next_inode_id_));
+  RETURN_IF_ERROR(read_counter("next_block_id", &next_block_id_));
+  RETURN_IF_ERROR(read_counter("next_gen_stamp", &next_gen_stamp_));
+  next_txid_ = last_txid + 1;
+  durable_txid_ = last_txid;
+
+  commit_thread_ = std::thread([this] { CommitLoop(); });
+
+  ASSIGN_OR_RETURN(std::optional<std::string> root, GetRaw(InodeKey(kRootInodeId)));
+  if (!root) {
+    cairn::v1::InodeRecord req;  // journal payload: the root inode itself
+    return CommitAndWait("Format", req, [](Txn& txn) -> Status {
+      InodeRecord inode;
+      inode.set_inode_id(kRootInodeId);
+      inode.set_parent_id(kRootInodeId);
+      inode.set_type(cairn::v1::FILE_TYPE_DIRECTORY);
+      inode.set_mode(0755);
+      inode.set_owner("root");
+      inode.set_group("root");
+      inode.set_mtime_ms(txn.now_ms());
+      inode.set_atime_ms(txn.now_ms());
+      inode.set_ctime_ms(txn.now_ms());
+      txn.PutInode(inode);
+      return absl::OkStatus();
+    });
+  }
+  return absl::OkStatus();
+}
+
+NamespaceStore::~NamespaceStore() {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+  }
+  if (commit_thread_.joinable()) commit_thread_.join();
+}
+
+void NamespaceStore::Commit(absl::string_view op, const google::protobuf::Message& request,
+                            MutationFn fn, Done done) {
+  Pending p{std::string(op), request.SerializeAsString(), std::move(fn), std::move(done)};
+  {
+    absl::MutexLock l(&mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(p));
+      return;
+    }
+  }
+  p.done(absl::UnavailableError("namenode is shutting down"));
+}
+
+Status NamespaceStore::CommitAndWait(absl::string_view op, const google::protobuf::Message& request,
+                                     MutationFn fn) {
+  std::promise<Status> promise;
+  auto future = promise.get_future();
+  Commit(op, request, std::move(fn), [&promise](Status s) { promise.set_value(std::move(s)); });
+  return future.get();
+}
+
+Status NamespaceStore::Apply(Pending& p) {
+  if (!fatal_.ok()) return fatal_;
+  Txn txn(this, WallMillis());
+  RETURN_IF_ERROR(p.fn(txn));
+  const uint64_t txid = next_txid_;
+  leveldb::WriteBatch batch;
+  for (const auto& [key, value] : txn.staged_) {
+    if (value) {
+      batch.Put(key, *value);
+    } else {
+      batch.Delete(key);
+    }
+  }
+  JournalRecord rec;
+  rec.set_txid(txid);
+  rec.set_time_ms(txn.now_ms());
+  rec.set_op(p.op);
+  rec.set_request(std::move(p.request));
+  batch.Put(JournalKey(txid), rec.SerializeAsString());
+  batch.Put(MetaKey("last_txid"), EncodeU64(txid));
+  batch.Put(MetaKey("next_inode_id"), EncodeU64(next_inode_id_));
+  batch.Put(MetaKey("next_block_id"), EncodeU64(next_block_id_));
+  batch.Put(MetaKey("next_gen_stamp"), EncodeU64(next_gen_stamp_));
+  leveldb::WriteOptions wo;
+  wo.sync = false;
+  Status s = FromLevelDb(db_->Write(wo, &batch), "namespace write");
+  if (!s.ok()) {
+    LOG(ERROR) << "namespace store failed, refusing further mutations: " << s;
+    fatal_ = absl::UnavailableError(absl::StrCat("namespace store failed: ", s.message()));
+    return fatal_;
+  }
+  next_txid_ = txid + 1;
+  return absl::OkStatus();
+}
+
+void NamespaceStore::CommitLoop() {
+  std::vector<Pending> group;
+  std::vector<Status> results;
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      mu_.Await(absl::Condition(
+          +[](NamespaceStore* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return !s->queue_.empty() || s->stopping_;
+          },
+          this));
+      if (queue_.empty() && stopping_) return;
+      size_t n = std::min(queue_.size(), options_.max_group_ops);
+      group.assign(std::make_move_iterator(queue_.begin()),
+                   std::make_move_iterator(queue_.begin() + n));
+      queue_.erase(queue_.begin(), queue_.begin() + n);
+    }
+    results.clear();
+    bool wrote = false;
+    for (Pending& p : group) {
+      results.push_back(Apply(p));
+      wrote |= results.back().ok();
+    }
+    if (wrote && options_.sync && fatal_.ok()) {
+      leveldb::WriteOptions wo;
+      wo.sync = true;
+      leveldb::WriteBatch empty;
+      Status s = FromLevelDb(db_->Write(wo, &empty), "namespace sync");
+      if (!s.ok()) {
+        LOG(ERROR) << "namespace store sync failed, refusing further mutations: " << s;
+        fatal_ = absl::UnavailableError(absl::StrCat("namespace store failed: ", s.message()));
+        for (Status& r : results) {
+          if (r.ok()) r = fatal_;
+        }
+      }
+    }
+    if (fatal_.ok()) durable_txid_.store(next_txid_ - 1, std::memory_order_release);
+    for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
+    group.clear();
+  }
+}
+
+StatusOr<std::optional<std::string>> NamespaceStore::GetRaw(const std::string& key) const {
+  std::string value;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  RETURN_IF_ERROR(FromLevelDb(s, "namespace read"));
+  return std::optional<std::string>(std::move(value));
+}
+
+StatusOr<InodeRecord> NamespaceStore::ResolvePath(absl::string_view path) const {
+  leveldb::ReadOptions ro;
+  ro.snapshot = db_->GetSnapshot();
+  auto result = ResolveWith(path, [&](const std::string& key) -> StatusOr<std::optional<std::string>> {
+    std::string value;
+    leveldb::Status s = db_->Get(ro, key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    RETURN_IF_ERROR(FromLevelDb(s, "namespace read"));
+    return std::optional<std::string>(std::move(value));
+  });
+  db_->ReleaseSnapshot(ro.snapshot);
+  return result;
+}
+
+StatusOr<InodeRecord> NamespaceStore::GetInode(uint64_t id) const {
+  ASSIGN_OR_RETURN(std::optional<std::string> v, GetRaw(InodeKey(id)));
+  if (!v) return absl::NotFoundError(absl::StrCat("inode ", id, ": no such inode"));
+  return ParseInode(*v, id);
+}
+
+Status NamespaceStore::List(uint64_t dir_id, absl::string_view start_after, size_t limit,
+                            std::vector<InodeRecord>* out, bool* has_more) const {
+  *has_more = false;
+  leveldb::ReadOptions ro;
+  ro.snapshot = db_->GetSnapshot();
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
+  const std::string prefix = EntryPrefix(dir_id);
+  Status status;
+  it->Seek(start_after.empty() ? prefix : EntryKey(dir_id, start_after));
+  for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    absl::string_view name = EntryName(absl::string_view(it->key().data(), it->key().size()));
+    if (!start_after.empty() && name == start_after) continue;
+    if (out->size() >= limit) {
+      *has_more = true;
+      break;
+    }
+    uint64_t id = 0;
+    if (!DecodeU64(it->value().ToString(), &id)) continue;
+    std::string value;
+    leveldb::Status s = db_->Get(ro, InodeKey(id), &value);
+    if (!s.ok()) {
+      status = FromLevelDb(s, "list");
+      break;
+    }
+    auto inode = ParseInode(value, id);
+    if (!inode.ok()) {
+      status = inode.status();
+      break;
+    }
+    out->push_back(std::move(*inode));
+  }
+  if (status.ok()) status = FromLevelDb(it->status(), "list");
+  it.reset();
+  db_->ReleaseSnapshot(ro.snapshot);
+  return status;
+}
+
+Status NamespaceStore::ForEachInode(const std::function<void(const InodeRecord&)>& fn) const {
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek("I"); it->Valid() && it->key().starts_with("I"); it->Next()) {
+    InodeRecord inode;
+    if (!inode.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("unparsable inode record");
+    }
+    fn(inode);
+  }
+  return FromLevelDb(it->status(), "scan");
+}
+
+StatusOr<std::vector<JournalRecord>> NamespaceStore::ReadJournal(uint64_t from_txid,
+                                                                 size_t max) const {
+  std::vector<JournalRecord> out;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(JournalKey(from_txid)); it->Valid() && it->key().starts_with("J") &&
+                                        out.size() < max;
+       it->Next()) {
+    JournalRecord rec;
+    if (!rec.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("unparsable journal record");
+    }
+    out.push_back(std::move(rec));
+  }
+  RETURN_IF_ERROR(FromLevelDb(it->status(), "journal"));
+  return out;
+}
+
+uint64_t NamespaceStore::last_txid() const {
+  return durable_txid_.load(std::memory_order_acquire);
+}
+
+}  // namespace cairn::namenode

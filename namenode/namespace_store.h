@@ -1,0 +1,158 @@
+// NamespaceStore: the NameNode's durable namespace in LevelDB, with group commit.
+//
+// Thread-safe. Reads (GetInode, ResolvePath, List) run on the caller's thread. Mutations run
+// one at a time on the store's commit thread: each is a function over a Txn that reads the
+// current namespace and stages puts and deletes; on success the staged changes, a
+// JournalRecord with the next transaction id, and the id counters are written as ONE LevelDB
+// WriteBatch. After each group of queued mutations the store syncs LevelDB's log once (group
+// commit), and only then are the mutations' `done` callbacks run, on the commit thread.
+//
+// Visibility: a mutation's effects are visible to readers as soon as its batch is applied,
+// which can be shortly before the group's sync completes (as in HDFS, where the namesystem
+// lock is released before the edit log sync); no caller is answered before the sync.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+#include <atomic>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "common/status.h"
+#include "proto/metadata.pb.h"
+
+namespace leveldb {
+class DB;
+class Env;
+class Cache;
+}  // namespace leveldb
+
+namespace google::protobuf {
+class Message;
+}
+
+namespace cairn::namenode {
+
+struct NamespaceStoreOptions {
+  std::string dir;                  // LevelDB directory; created if missing
+  leveldb::Env* env = nullptr;      // nullptr = the default (POSIX) environment; tests: memenv
+  bool sync = true;                 // sync LevelDB's log before answering mutations
+  size_t block_cache_bytes = 64 << 20;
+  size_t max_group_ops = 4096;      // mutations applied before one sync
+};
+
+class NamespaceStore;
+
+// A mutation in progress. Only valid inside a MutationFn, on the commit thread.
+// Reads see the committed namespace plus this Txn's own staged changes.
+class Txn {
+ public:
+  // The inode at `path`. NOT_FOUND, ENOTDIR (a non-directory in the middle), INVALID_ARGUMENT.
+  StatusOr<cairn::v1::InodeRecord> Resolve(absl::string_view path);
+  // The inode with `id`, or nullopt.
+  StatusOr<std::optional<cairn::v1::InodeRecord>> FindInode(uint64_t id);
+  // The inode id of `name` in directory `parent_id`, or nullopt.
+  StatusOr<std::optional<uint64_t>> FindChild(uint64_t parent_id, absl::string_view name);
+  // Every (name, inode id) of a directory, in name order.
+  StatusOr<std::vector<std::pair<std::string, uint64_t>>> Children(uint64_t dir_id);
+
+  void PutInode(const cairn::v1::InodeRecord& inode);
+  void DeleteInode(uint64_t id);
+  void PutChild(uint64_t parent_id, absl::string_view name, uint64_t child_id);
+  void DeleteChild(uint64_t parent_id, absl::string_view name);
+
+  uint64_t NewInodeId();
+  uint64_t NewBlockId();
+  uint64_t NewGenerationStamp();
+  // Wall-clock time of this mutation, milliseconds since the epoch.
+  int64_t now_ms() const { return now_ms_; }
+
+ private:
+  friend class NamespaceStore;
+  Txn(NamespaceStore* store, int64_t now_ms) : store_(store), now_ms_(now_ms) {}
+  StatusOr<std::optional<std::string>> Get(const std::string& key);
+
+  NamespaceStore* store_;
+  int64_t now_ms_;
+  std::map<std::string, std::optional<std::string>> staged_;  // nullopt = delete
+};
+
+class NamespaceStore {
+ public:
+  using Done = std::function<void(Status)>;
+  using MutationFn = std::function<Status(Txn&)>;
+
+  // Opens (creating if needed, with the root directory "/" owned by `root_owner`) the store.
+  static StatusOr<std::unique_ptr<NamespaceStore>> Open(const NamespaceStoreOptions& options);
+  // Stops the commit thread after running every queued mutation.
+  ~NamespaceStore();
+  NamespaceStore(const NamespaceStore&) = delete;
+  NamespaceStore& operator=(const NamespaceStore&) = delete;
+
+  // Queues a mutation. `op` and `request` go into the journal record. `done` runs on the commit
+  // thread with `fn`'s status once the mutation is durable (or failed). `fn` must not block on
+  // anything but the store.
+  void Commit(absl::string_view op, const google::protobuf::Message& request, MutationFn fn,
+              Done done);
+  // Commit and wait for the outcome (tests, tools).
+  Status CommitAndWait(absl::string_view op, const google::protobuf::Message& request,
+                       MutationFn fn);
+
+  // ---- Reads ----
+  StatusOr<cairn::v1::InodeRecord> ResolvePath(absl::string_view path) const;
+  // NOT_FOUND if no inode has `id`.
+  StatusOr<cairn::v1::InodeRecord> GetInode(uint64_t id) const;
+  // Up to `limit` children of `dir_id` with names after `start_after`, in name order.
+  Status List(uint64_t dir_id, absl::string_view start_after, size_t limit,
+              std::vector<cairn::v1::InodeRecord>* out, bool* has_more) const;
+  // Calls `fn` for every inode (NameNode start-up: building the block map).
+  Status ForEachInode(const std::function<void(const cairn::v1::InodeRecord&)>& fn) const;
+  // Journal records with txid >= from_txid, at most `max`.
+  StatusOr<std::vector<cairn::v1::JournalRecord>> ReadJournal(uint64_t from_txid,
+                                                               size_t max) const;
+  // The highest transaction id that is durable.
+  uint64_t last_txid() const;
+
+ private:
+  friend class Txn;
+  struct Pending {
+    std::string op;
+    std::string request;
+    MutationFn fn;
+    Done done;
+  };
+  explicit NamespaceStore(const NamespaceStoreOptions& options);
+  Status Init();
+  void CommitLoop();
+  // Runs one mutation; returns its status. Commit thread only.
+  Status Apply(Pending& p);
+  StatusOr<std::optional<std::string>> GetRaw(const std::string& key) const;
+
+  const NamespaceStoreOptions options_;
+  std::unique_ptr<leveldb::Cache> cache_;
+  std::unique_ptr<leveldb::DB> db_;
+
+  // Counters: touched only by the commit thread (and Init), published through last_txid_.
+  uint64_t next_txid_ = 1;
+  uint64_t next_inode_id_ = 2;
+  uint64_t next_block_id_ = 1;
+  uint64_t next_gen_stamp_ = 1;
+  std::atomic<uint64_t> durable_txid_{0};
+  Status fatal_;  // set when a write or sync failed: all later mutations fail
+
+  absl::Mutex mu_;
+  std::vector<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread commit_thread_;
+};
+
+// FileInfo as clients see it.
+void ToFileInfo(const cairn::v1::InodeRecord& inode, cairn::v1::FileInfo* info);
+
+}  // namespace cairn::namenode
