@@ -148,6 +148,8 @@ StatusOr<std::unique_ptr<OutputStream>> FileSystemImpl::Create(const std::string
   req.set_group(options_.group);
   req.set_overwrite(options.overwrite);
   req.set_create_parents(options.create_parents);
+  req.set_truncate_existing(options.truncate_existing);
+  req.set_expected_inode_id(options.expected_inode_id);
   req.set_ack_mode(ToProtoAckMode(options.ack == AckMode::kDefault ? options_.default_ack
                                                                     : options.ack));
   req.set_client_name(options_.client_name);

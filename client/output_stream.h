@@ -24,6 +24,7 @@ class OutputStreamImpl final : public OutputStream {
   Status Hsync() override;
   Status Close() override;
   uint64_t position() const override { return position_; }
+  uint64_t inode_id() const override { return inode_id_; }
 
  private:
   // Sends the buffer as one packet (`last` ends the block).

@@ -1,5 +1,7 @@
 // Private to datanode/block_store*.cc: the state shared by a BlockStore, its writers and its
-// readers, and the on-disk format helpers.
+// readers, and the on-disk format helpers. block_store.cc holds the replica operations,
+// block_store_volume.cc opening, scanning and volume health, block_store_io.cc the writer, the
+// reader and the format and POSIX helpers.
 //
 // Lock order: Replica::io_mu (at most one at a time), then StoreCore::mu_. StoreCore::mu_ is
 // never held across disk I/O other than renames; io_mu is held across a replica's I/O so that

@@ -218,8 +218,31 @@ void NamespaceOps::CreateFile(const cairn::v1::CreateFileRequest& req,
                              req.path(), ": is being written by ", existing->lease_holder())),
                          "ETXTBSY");
       }
+      if (req.expected_inode_id() != 0 && existing->inode_id() != req.expected_inode_id()) {
+        return WithPosix(absl::FailedPreconditionError(absl::StrCat(
+                             req.path(), ": was replaced (inode ", existing->inode_id(),
+                             ", expected ", req.expected_inode_id(), ")")),
+                         "ESTALE");
+      }
+      if (req.truncate_existing()) {
+        // Same inode, no content: like open(O_TRUNC).
+        for (const auto& b : existing->blocks()) removed->push_back(b);
+        existing->clear_blocks();
+        existing->set_length_bytes(0);
+        existing->set_lease_holder(req.client_name());
+        existing->set_ack_mode(req.ack_mode() == cairn::v1::ACK_MODE_UNSPECIFIED
+                                   ? cairn::v1::ACK_MODE_SYNC : req.ack_mode());
+        existing->set_mtime_ms(txn.now_ms());
+        existing->set_ctime_ms(txn.now_ms());
+        txn.PutInode(*existing);
+        ToFileInfo(*existing, resp->mutable_info());
+        return absl::OkStatus();
+      }
       RETURN_IF_ERROR(RemoveSubtree(txn, *existing, removed));
       delta = 0;
+    } else if (req.expected_inode_id() != 0) {
+      return WithPosix(absl::NotFoundError(absl::StrCat(req.path(), ": no longer exists")),
+                       "ESTALE");
     }
     InodeRecord file = NewInode(txn, pn.parent, pn.name, cairn::v1::FILE_TYPE_FILE,
                                 req.mode() == 0 ? 0644 : req.mode(), req.owner(), req.group());

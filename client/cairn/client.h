@@ -64,6 +64,10 @@ struct CreateOptions {
   bool overwrite = false;
   bool create_parents = false;
   uint32_t mode = 0644;
+  // With `overwrite`: keep the existing file's inode id (O_TRUNC semantics).
+  bool truncate_existing = false;
+  // Non-zero: only replace the file if it still has this inode id (else ESTALE).
+  uint64_t expected_inode_id = 0;
 };
 
 struct BlockInfo {
@@ -98,6 +102,8 @@ class OutputStream {
   // Flushes, finalizes the last block and closes the file. Idempotent.
   virtual Status Close() = 0;
   virtual uint64_t position() const = 0;
+  // The file's inode id.
+  virtual uint64_t inode_id() const = 0;
 };
 
 // A file being read. Not thread-safe, except Pread, which may be called concurrently.

@@ -1,7 +1,8 @@
-// Volume preparation, scanning at Open, and health probes.
+// Volumes: preparation and scanning at Open, health probes and failure, free space.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,10 +11,13 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "common/crc32c.h"
 #include "common/logging.h"
 #include "datanode/block_store_internal.h"
@@ -203,6 +207,13 @@ Status LoadReplica(const FilePair& f, uint64_t id, uint64_t gs, ReplicaState sta
   return absl::OkStatus();
 }
 
+// Whether `a` should be kept over `b`, two replicas of one block found at Open.
+bool Better(const ScannedReplica& a, const ScannedReplica& b) {
+  if (a.generation_stamp != b.generation_stamp) return a.generation_stamp > b.generation_stamp;
+  if (a.state != b.state) return a.state == ReplicaState::kFinalized;
+  return a.length > b.length;
+}
+
 }  // namespace
 
 Status PrepareVolume(const VolumePaths& paths) {
@@ -300,6 +311,166 @@ Status ProbeVolume(const VolumePaths& paths) {
   }
   if (::unlink(path.c_str()) != 0 && s.ok()) s = ErrnoStatus(errno, "unlink", path);
   return s;
+}
+
+// ---- StoreCore: opening and volume health ----------------------------------------------------
+
+StoreCore::StoreCore(const BlockStoreOptions& options) : options_(options) {}
+
+Status StoreCore::Init(std::shared_ptr<StoreCore> self) {
+  self_ = self;
+  if (options_.volumes.empty()) return absl::InvalidArgumentError("block store: no volumes");
+  if (options_.bytes_per_checksum == 0 || options_.bytes_per_checksum > kMaxBytesPerChecksum) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("block store: bad bytes_per_checksum ", options_.bytes_per_checksum));
+  }
+  const int n = static_cast<int>(options_.volumes.size());
+  std::vector<VolumeState> states(n);
+  std::vector<ScannedReplica> found;
+  std::vector<std::pair<dev_t, ino_t>> identities;
+  std::vector<std::string> failures;
+  for (int v = 0; v < n; ++v) {
+    std::string dir = options_.volumes[v];
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    if (dir.empty()) return absl::InvalidArgumentError("block store: empty volume path");
+    paths_.push_back(VolumePaths{dir, dir + "/current", dir + "/current/rbw",
+                                 dir + "/current/finalized"});
+    Status s = PrepareVolume(paths_[v]);
+    struct stat st;
+    if (s.ok() && ::stat(dir.c_str(), &st) == 0) {
+      auto id = std::make_pair(st.st_dev, st.st_ino);
+      if (std::find(identities.begin(), identities.end(), id) != identities.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("block store: volume ", dir, " is listed twice"));
+      }
+      identities.push_back(id);
+    }
+    std::vector<ScannedReplica> mine;
+    if (s.ok()) s = ScanVolume(paths_[v], v, options_.bytes_per_checksum, &mine);
+    if (!s.ok()) {
+      LOG(ERROR) << "block store: volume " << dir << " failed: " << s;
+      states[v].failed = true;
+      states[v].failure = std::string(s.message());
+      failures.push_back(absl::StrCat(dir, ": ", s.message()));
+      continue;
+    }
+    for (ScannedReplica& r : mine) found.push_back(std::move(r));
+  }
+  if (failures.size() == static_cast<size_t>(n)) {
+    return absl::UnavailableError(
+        absl::StrCat("block store: no usable volume: ", absl::StrJoin(failures, "; ")));
+  }
+
+  // One replica per block: the newest generation stamp wins; the others are deleted.
+  std::unordered_map<uint64_t, size_t> best;
+  for (size_t i = 0; i < found.size(); ++i) {
+    auto [it, inserted] = best.emplace(found[i].block_id, i);
+    if (inserted) continue;
+    size_t loser = i;
+    if (Better(found[i], found[it->second])) std::swap(loser, it->second);
+    const ScannedReplica& l = found[loser];
+    LOG(WARNING) << "block store: deleting superseded replica " << l.data_path;
+    for (const std::string* path : {&l.data_path, &l.crc_path}) {
+      if (::unlink(path->c_str()) != 0) {
+        LOG(WARNING) << "block store: unlink " << *path << ": " << ErrnoText(errno);
+      }
+    }
+  }
+
+  absl::MutexLock l(&mu_);
+  volumes_ = std::move(states);
+  for (const auto& [id, i] : best) {
+    const ScannedReplica& r = found[i];
+    auto rep = std::make_shared<Replica>(id);
+    rep->generation_stamp = r.generation_stamp;
+    rep->length = r.length;
+    rep->last_chunk_crc = r.last_chunk_crc;
+    rep->bytes_per_checksum = r.bytes_per_checksum;
+    rep->state = r.state;
+    rep->volume = r.volume;
+    rep->data_path = r.data_path;
+    rep->crc_path = r.crc_path;
+    rep->disk_bytes = r.disk_bytes;
+    volumes_[r.volume].used += r.disk_bytes;
+    replicas_.emplace(id, std::move(rep));
+  }
+  LOG(INFO) << "block store: " << replicas_.size() << " replicas on " << n - failures.size()
+            << " of " << n << " volumes";
+  return absl::OkStatus();
+}
+
+// ---- Volume health -----------------------------------------------------------------------------
+
+void StoreCore::MarkVolumeFailed(int volume, const std::string& why) {
+  absl::MutexLock l(&mu_);
+  VolumeState& vs = volumes_[volume];
+  if (vs.failed) return;
+  vs.failed = true;
+  vs.failure = why;
+  vs.used = 0;
+  size_t dropped = 0;
+  for (auto it = replicas_.begin(); it != replicas_.end();) {
+    Replica& rep = *it->second;
+    if (rep.volume != volume) {
+      ++it;
+      continue;
+    }
+    rep.removed = true;
+    ++rep.writer_epoch;
+    it = replicas_.erase(it);
+    ++dropped;
+  }
+  LOG(ERROR) << "block store: volume " << paths_[volume].dir << " failed (" << why << "); dropped "
+             << dropped << " replicas";
+}
+
+bool StoreCore::CheckVolume(int volume) {
+  {
+    absl::MutexLock l(&mu_);
+    if (volumes_[volume].failed) return false;
+  }
+  Status s = ProbeVolume(paths_[volume]);
+  if (s.ok()) return true;
+  MarkVolumeFailed(volume, std::string(s.message()));
+  return false;
+}
+
+Status StoreCore::IoError(int volume, int err, absl::string_view name, absl::string_view what) {
+  std::string msg = absl::StrCat(name, ": ", what, ": ", ErrnoText(err));
+  if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(msg);
+  bool failed = false;
+  if (IsHardVolumeError(err)) {
+    MarkVolumeFailed(volume, msg);
+    failed = true;
+  } else if (IsSuspectVolumeError(err)) {
+    failed = !CheckVolume(volume);
+  }
+  if (failed) absl::StrAppend(&msg, " (volume ", paths_[volume].dir, " failed)");
+  return absl::InternalError(msg);
+}
+
+bool StoreCore::VolumeSpace(int volume, uint64_t used, uint64_t* capacity, uint64_t* remaining) {
+  struct statvfs st;
+  if (::statvfs(paths_[volume].current.c_str(), &st) != 0) {
+    int err = errno;
+    std::string why = absl::StrCat("statvfs ", paths_[volume].current, ": ", ErrnoText(err));
+    LOG(WARNING) << "block store: " << why;
+    if (IsHardVolumeError(err)) {
+      MarkVolumeFailed(volume, why);
+    } else if (IsSuspectVolumeError(err)) {
+      CheckVolume(volume);
+    }
+    return false;
+  }
+  const uint64_t fs_capacity = static_cast<uint64_t>(st.f_blocks) * st.f_frsize;
+  const uint64_t fs_free = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  *capacity = options_.capacity_bytes_per_volume_for_tests != 0
+                  ? options_.capacity_bytes_per_volume_for_tests
+                  : fs_capacity;
+  uint64_t room = std::min(*capacity > used ? *capacity - used : 0, fs_free);
+  const uint64_t reserved = options_.reserved_bytes_per_volume;
+  *remaining = room > reserved ? room - reserved : 0;
+  return true;
 }
 
 }  // namespace cairn::datanode::internal
