@@ -9,7 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/clock.h"
+#include "namenode/admin_ops.h"
 #include "namenode/block_manager.h"
+#include "namenode/replication_monitor.h"
 #include "namenode/datanode_manager.h"
 #include "namenode/datanode_protocol.h"
 #include "namenode/file_ops.h"
@@ -90,7 +92,12 @@ Status NameNode::Start() {
   ns_->set_replication_changed([this](std::vector<uint64_t> ids, uint32_t replication) {
     blocks_->SetReplication(ids, replication);
   });
-  service_ = std::make_unique<NameNodeServiceImpl>(ns_.get(), files_.get(), dn_protocol_.get());
+  replication_ = std::make_unique<ReplicationMonitor>(
+      blocks_.get(), datanodes_.get(), options_.max_replication_streams_per_node,
+      options_.pending_replication_timeout_ms, MonoMillis);
+  admin_ = std::make_unique<AdminOps>(store_.get(), blocks_.get(), datanodes_.get(), safemode_.get());
+  service_ = std::make_unique<NameNodeServiceImpl>(ns_.get(), files_.get(), dn_protocol_.get(),
+                                                   admin_.get());
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat(options_.bind_host, ":", options_.port),
@@ -125,6 +132,7 @@ void NameNode::RunMonitorOnce() {
   for (const auto& uuid : datanodes_->CheckLiveness()) blocks_->RemoveDataNode(uuid);
   safemode_->Update();
   if (!safemode_->InSafeMode()) {
+    replication_->Run();
     for (const auto& [client, inode_id] : leases_->Expired(options_.lease_hard_limit_ms)) {
       Status s = files_->RecoverLease(client, inode_id);
       if (!s.ok()) LOG(WARNING) << "lease recovery of inode " << inode_id << ": " << s;
@@ -145,6 +153,8 @@ void NameNode::Shutdown() {
   }
   service_.reset();
   store_.reset();  // drains the commit thread, whose callbacks use the objects below
+  admin_.reset();
+  replication_.reset();
   dn_protocol_.reset();
   files_.reset();
   safemode_.reset();

@@ -25,6 +25,8 @@ class LeaseManager;
 class FileOps;
 class DataNodeProtocol;
 class SafeMode;
+class ReplicationMonitor;
+class AdminOps;
 
 class NameNode {
  public:
@@ -62,6 +64,8 @@ class NameNode {
   std::unique_ptr<SafeMode> safemode_;
   std::unique_ptr<FileOps> files_;
   std::unique_ptr<DataNodeProtocol> dn_protocol_;
+  std::unique_ptr<ReplicationMonitor> replication_;
+  std::unique_ptr<AdminOps> admin_;
   std::unique_ptr<NameNodeServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
 

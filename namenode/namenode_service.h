@@ -2,6 +2,7 @@
 // See proto/namenode.proto for the semantics of each RPC. Thread-safe.
 #pragma once
 
+#include "namenode/admin_ops.h"
 #include "namenode/datanode_protocol.h"
 #include "namenode/file_ops.h"
 #include "namenode/namespace_ops.h"
@@ -12,8 +13,8 @@ namespace cairn::namenode {
 class NameNodeServiceImpl final : public cairn::v1::NameNodeService::CallbackService {
  public:
   // The core objects must outlive this service.
-  NameNodeServiceImpl(NamespaceOps* ns, FileOps* files, DataNodeProtocol* dn)
-      : ns_(ns), files_(files), dn_(dn) {}
+  NameNodeServiceImpl(NamespaceOps* ns, FileOps* files, DataNodeProtocol* dn, AdminOps* admin)
+      : ns_(ns), files_(files), dn_(dn), admin_(admin) {}
 
 #define CAIRN_NN_RPC(core, Method)                                                          \
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx,                        \
@@ -43,6 +44,10 @@ class NameNodeServiceImpl final : public cairn::v1::NameNodeService::CallbackSer
   CAIRN_NN_RPC(files_, ReportBadBlocks)
   CAIRN_NN_RPC(files_, UpdateLength)
   CAIRN_NN_RPC(files_, UpdatePipeline)
+  CAIRN_NN_RPC(admin_, GetDataNodeReport)
+  CAIRN_NN_RPC(admin_, SetSafeMode)
+  CAIRN_NN_RPC(admin_, Decommission)
+  CAIRN_NN_RPC(admin_, Fsck)
   CAIRN_NN_RPC(dn_, RegisterDataNode)
   CAIRN_NN_RPC(dn_, Heartbeat)
   CAIRN_NN_RPC(dn_, ReportBlocks)
@@ -54,6 +59,7 @@ class NameNodeServiceImpl final : public cairn::v1::NameNodeService::CallbackSer
   NamespaceOps* const ns_;
   FileOps* const files_;
   DataNodeProtocol* const dn_;
+  AdminOps* const admin_;
 };
 
 }  // namespace cairn::namenode

@@ -31,6 +31,7 @@ int Usage(const std::string& message, int code = 2);
 using Runner = std::function<int()>;
 void AddNamespaceCommands(CLI::App& app, Context& ctx, Runner* run);
 void AddIoCommands(CLI::App& app, Context& ctx, Runner* run);
+void AddAdminCommands(CLI::App& app, Context& ctx, Runner* run);
 
 // "-rw-r--r--" style text for a type and mode.
 std::string ModeString(client::FileType type, uint32_t mode);

@@ -233,6 +233,7 @@ void AddIoCommands(CLI::App& app, Context& ctx, Runner* run) {
   }
   {
     auto* cmd = app.add_subcommand("du", "Bytes used below paths");
+    cmd->set_help_flag("--help", "Print this help message and exit");
     auto paths = std::make_shared<std::vector<std::string>>();
     auto human = std::make_shared<bool>(false);
     auto summary = std::make_shared<bool>(false);
@@ -284,6 +285,7 @@ void AddIoCommands(CLI::App& app, Context& ctx, Runner* run) {
   }
   {
     auto* cmd = app.add_subcommand("df", "Cluster capacity and usage");
+    cmd->set_help_flag("--help", "Print this help message and exit");
     auto human = std::make_shared<bool>(false);
     cmd->add_flag("-h,--human-readable", *human, "Sizes like 1.5 GiB");
     cmd->callback([&ctx, run, human] {

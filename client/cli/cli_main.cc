@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   cairn::cli::Runner run;
   cairn::cli::AddNamespaceCommands(app, ctx, &run);
   cairn::cli::AddIoCommands(app, ctx, &run);
+  cairn::cli::AddAdminCommands(app, ctx, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,42 @@
+// Attributes: Cairn FileStatus <-> struct stat, and owner/group names <-> uid/gid.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "client/cairn/client.h"
+
+namespace cairn::fuse {
+
+// Maps the NameNode's owner and group names to local ids and back, through the local user
+// database (getpwnam_r etc.), caching the answers. Unknown names that are decimal numbers
+// map to that number; other unknown names map to 65534 (nobody/nogroup); unknown ids map to
+// their decimal string. Thread-safe; its mutex is a leaf lock.
+class IdMapper {
+ public:
+  uid_t Uid(const std::string& owner);
+  gid_t Gid(const std::string& group);
+  std::string UserName(uid_t uid);
+  std::string GroupName(gid_t gid);
+
+ private:
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, uid_t> uids_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, gid_t> gids_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uid_t, std::string> user_names_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<gid_t, std::string> group_names_ ABSL_GUARDED_BY(mu_);
+};
+
+// Fills *st from `status`. Directories report st_nlink 1 ("unknown", as btrfs does), so
+// that find(1) does not use the link count to skip subdirectories. st_blksize is
+// `io_size` so that cp, tar and stdio use large writes.
+void ToStat(const client::FileStatus& status, IdMapper* ids, uint32_t io_size, struct stat* st);
+
+int64_t ToMillis(const struct timespec& ts);
+
+}  // namespace cairn::fuse
