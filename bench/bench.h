@@ -14,6 +14,8 @@ struct MetaOptions {
   int64_t ops = 10000;
   std::string base_dir = "/cairn-bench";
   bool cleanup = true;
+  int namenode_pid = 0;
+  std::string in_process_dir;  // non-empty: drive a NameNode namespace core here, no RPC  // if set, also report the NameNode's CPU time per operation
 };
 // Prints one line: op, threads, ops, ops_per_sec, latency percentiles. Returns an exit status.
 int RunMeta(const MetaOptions& options);

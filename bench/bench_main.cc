@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   m->add_option("--ops", meta.ops, "Total operations")->capture_default_str();
   m->add_option("--dir", meta.base_dir)->capture_default_str();
   m->add_flag("!--keep", meta.cleanup, "Keep the files afterwards");
+  m->add_option("--in-process", meta.in_process_dir,
+                 "Run the NameNode's namespace core in this process on DIR (no RPC, durable)");
+  m->add_option("--namenode-pid", meta.namenode_pid, "Report the NameNode's CPU per op too");
   auto* i = app.add_subcommand("io", "Write/read throughput (TestDFSIO-like)");
   i->add_flag("--write", io.write);
   i->add_flag("--read", io.read);

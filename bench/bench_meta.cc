@@ -5,8 +5,17 @@
 #include <cstdio>
 #include <thread>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
 #include "bench/bench.h"
+#include "namenode/namespace_ops.h"
+#include "namenode/namespace_store.h"
+#include <future>
 #include "common/clock.h"
 
 namespace cairn::bench {
@@ -14,9 +23,120 @@ namespace {
 
 using client::FileSystem;
 
+// What the benchmark drives: the NameNode over gRPC (a client per thread) or, with
+// --in-process, the NameNode's namespace core directly (no RPC), like NNThroughputBenchmark.
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual Status Mkdir(const std::string& path, bool parents) = 0;
+  virtual Status Create(const std::string& path) = 0;
+  virtual Status Stat(const std::string& path) = 0;
+  virtual Status List(const std::string& path) = 0;
+  virtual Status Rename(const std::string& src, const std::string& dst) = 0;
+  virtual Status Delete(const std::string& path, bool recursive) = 0;
+};
+
+class ClientTarget final : public Target {
+ public:
+  explicit ClientTarget(std::unique_ptr<FileSystem> fs) : fs_(std::move(fs)) {}
+  Status Mkdir(const std::string& p, bool parents) override { return fs_->Mkdir(p, parents); }
+  Status Create(const std::string& p) override { return fs_->Touch(p); }
+  Status Stat(const std::string& p) override { return fs_->Stat(p).status(); }
+  Status List(const std::string& p) override {
+    std::vector<client::FileStatus> entries;
+    bool more = false;
+    return fs_->ListPage(p, "", 1000, &entries, &more);
+  }
+  Status Rename(const std::string& s, const std::string& d) override { return fs_->Rename(s, d); }
+  Status Delete(const std::string& p, bool r) override { return fs_->Delete(p, r); }
+
+ private:
+  std::unique_ptr<FileSystem> fs_;
+};
+
+class InProcessTarget final : public Target {
+ public:
+  explicit InProcessTarget(namenode::NamespaceOps* ops) : ops_(ops) {}
+  Status Mkdir(const std::string& p, bool parents) override {
+    cairn::v1::MkdirRequest req;
+    req.set_path(p);
+    req.set_parents(parents);
+    cairn::v1::MkdirResponse resp;
+    return Call(&namenode::NamespaceOps::Mkdir, req, &resp);
+  }
+  Status Create(const std::string& p) override {
+    cairn::v1::CreateFileRequest req;
+    req.set_path(p);
+    cairn::v1::CreateFileResponse resp;
+    return Call(&namenode::NamespaceOps::CreateFile, req, &resp);
+  }
+  Status Stat(const std::string& p) override {
+    cairn::v1::GetFileInfoRequest req;
+    req.set_path(p);
+    cairn::v1::GetFileInfoResponse resp;
+    return Call(&namenode::NamespaceOps::GetFileInfo, req, &resp);
+  }
+  Status List(const std::string& p) override {
+    cairn::v1::ListDirectoryRequest req;
+    req.set_path(p);
+    cairn::v1::ListDirectoryResponse resp;
+    return Call(&namenode::NamespaceOps::ListDirectory, req, &resp);
+  }
+  Status Rename(const std::string& s, const std::string& d) override {
+    cairn::v1::RenameRequest req;
+    req.set_src(s);
+    req.set_dst(d);
+    cairn::v1::RenameResponse resp;
+    return Call(&namenode::NamespaceOps::Rename, req, &resp);
+  }
+  Status Delete(const std::string& p, bool r) override {
+    cairn::v1::DeleteRequest req;
+    req.set_path(p);
+    req.set_recursive(r);
+    cairn::v1::DeleteResponse resp;
+    return Call(&namenode::NamespaceOps::Delete, req, &resp);
+  }
+
+ private:
+  template <typename Req, typename Resp>
+  Status Call(void (namenode::NamespaceOps::*m)(const Req&, Resp*, std::function<void(Status)>),
+              const Req& req, Resp* resp) {
+    std::promise<Status> p;
+    auto f = p.get_future();
+    (ops_->*m)(req, resp, [&p](Status s) { p.set_value(std::move(s)); });
+    return f.get();
+  }
+  namenode::NamespaceOps* ops_;
+};
+
 struct Latencies {
   std::vector<int64_t> us;
 };
+
+// CPU seconds (user + system) used so far by this process.
+double SelfCpuSeconds() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// CPU seconds used so far by process `pid` (0 or unreadable: -1).
+double ProcessCpuSeconds(int pid) {
+  if (pid <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return -1;
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 int64_t Percentile(std::vector<int64_t>& v, double p) {
   if (v.empty()) return 0;
@@ -27,8 +147,8 @@ int64_t Percentile(std::vector<int64_t>& v, double p) {
 }  // namespace
 
 int RunMeta(const MetaOptions& o) {
-  const std::vector<std::string> ops = {"create", "mkdir", "stat", "list", "rename", "delete"};
-  if (std::find(ops.begin(), ops.end(), o.op) == ops.end()) {
+  const std::vector<std::string> kOps = {"create", "mkdir", "stat", "list", "rename", "delete"};
+  if (std::find(kOps.begin(), kOps.end(), o.op) == kOps.end()) {
     std::fprintf(stderr, "cairn-bench: unknown --op '%s'\n", o.op.c_str());
     return 2;
   }
@@ -37,8 +157,25 @@ int RunMeta(const MetaOptions& o) {
     return 2;
   }
   // One connection per thread, as independent clients would have.
-  std::vector<std::unique_ptr<FileSystem>> clients;
+  std::unique_ptr<namenode::NamespaceStore> store;
+  std::unique_ptr<namenode::NamespaceOps> ops;
+  if (!o.in_process_dir.empty()) {
+    namenode::NamespaceStoreOptions so;
+    so.dir = o.in_process_dir;
+    auto st = namenode::NamespaceStore::Open(so);
+    if (!st.ok()) {
+      std::fprintf(stderr, "cairn-bench: %s\n", std::string(st.status().message()).c_str());
+      return 1;
+    }
+    store = std::move(*st);
+    ops = std::make_unique<namenode::NamespaceOps>(store.get(), namenode::NamespaceOpsOptions{});
+  }
+  std::vector<std::unique_ptr<Target>> clients;
   for (int t = 0; t < o.threads; ++t) {
+    if (ops) {
+      clients.push_back(std::make_unique<InProcessTarget>(ops.get()));
+      continue;
+    }
     client::ClientOptions co;
     co.namenode = o.namenode;
     auto fs = FileSystem::Connect(co);
@@ -46,7 +183,7 @@ int RunMeta(const MetaOptions& o) {
       std::fprintf(stderr, "cairn-bench: %s\n", std::string(fs.status().message()).c_str());
       return 1;
     }
-    clients.push_back(std::move(*fs));
+    clients.push_back(std::make_unique<ClientTarget>(std::move(*fs)));
   }
   const std::string base = absl::StrCat(o.base_dir, "/", o.op, "-", getpid(), "-", MonoMillis());
   auto thread_dir = [&](int t) { return absl::StrCat(base, "/t", t); };
@@ -69,14 +206,14 @@ int RunMeta(const MetaOptions& o) {
     if (!clients[t]->Mkdir(thread_dir(t), true).ok()) return false;
     if (o.op == "create" || o.op == "mkdir") return true;
     for (int64_t i = 0; i < per_thread; ++i) {
-      Status s = o.op == "list" ? clients[t]->Mkdir(item(t, i), false) : clients[t]->Touch(item(t, i));
+      Status s = o.op == "list" ? clients[t]->Mkdir(item(t, i), false) : clients[t]->Create(item(t, i));
       if (!s.ok()) {
         std::fprintf(stderr, "cairn-bench: prepare: %s\n", std::string(s.message()).c_str());
         return false;
       }
       if (o.op == "list") {
         for (int k = 0; k < 8; ++k) {
-          if (!clients[t]->Touch(absl::StrCat(item(t, i), "/e", k)).ok()) return false;
+          if (!clients[t]->Create(absl::StrCat(item(t, i), "/e", k)).ok()) return false;
         }
       }
     }
@@ -86,24 +223,24 @@ int RunMeta(const MetaOptions& o) {
 
   std::vector<Latencies> lat(o.threads);
   std::atomic<int64_t> errors{0};
+  const double cpu0 = SelfCpuSeconds();
+  const double server_cpu0 = ProcessCpuSeconds(o.namenode_pid);
   const auto start = std::chrono::steady_clock::now();
   run_threads([&](int t) {
-    FileSystem* fs = clients[t].get();
+    Target* fs = clients[t].get();
     lat[t].us.reserve(per_thread);
     for (int64_t i = 0; i < per_thread; ++i) {
       const std::string path = item(t, i);
       const auto t0 = std::chrono::steady_clock::now();
       Status s;
       if (o.op == "create") {
-        s = fs->Touch(path);
+        s = fs->Create(path);
       } else if (o.op == "mkdir") {
         s = fs->Mkdir(path, false);
       } else if (o.op == "stat") {
-        s = fs->Stat(path).status();
+        s = fs->Stat(path);
       } else if (o.op == "list") {
-        std::vector<client::FileStatus> entries;
-        bool more = false;
-        s = fs->ListPage(path, "", 1000, &entries, &more);
+        s = fs->List(path);
       } else if (o.op == "rename") {
         s = fs->Rename(path, path + ".r");
       } else {
@@ -122,16 +259,20 @@ int RunMeta(const MetaOptions& o) {
   });
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double client_cpu = SelfCpuSeconds() - cpu0;
+  const double server_cpu = o.namenode_pid > 0 ? ProcessCpuSeconds(o.namenode_pid) - server_cpu0 : -1;
   std::vector<int64_t> all;
   for (auto& l : lat) all.insert(all.end(), l.us.begin(), l.us.end());
   std::sort(all.begin(), all.end());
   std::printf(
-      "op=%s threads=%d ops=%zu errors=%lld secs=%.2f ops_per_sec=%.0f p50_us=%lld p90_us=%lld "
-      "p99_us=%lld max_us=%lld\n",
-      o.op.c_str(), o.threads, all.size(), static_cast<long long>(errors.load()), secs,
+      "%sop=%s threads=%d ops=%zu errors=%lld secs=%.2f ops_per_sec=%.0f p50_us=%lld p90_us=%lld "
+      "p99_us=%lld max_us=%lld client_cpu_us_per_op=%.1f server_cpu_us_per_op=%.1f\n",
+      ops ? "mode=in-process " : "mode=grpc ", o.op.c_str(), o.threads, all.size(), static_cast<long long>(errors.load()), secs,
       static_cast<double>(all.size()) / secs, static_cast<long long>(Percentile(all, 0.5)),
       static_cast<long long>(Percentile(all, 0.9)), static_cast<long long>(Percentile(all, 0.99)),
-      static_cast<long long>(all.empty() ? 0 : all.back()));
+      static_cast<long long>(all.empty() ? 0 : all.back()),
+      all.empty() ? 0.0 : client_cpu * 1e6 / all.size(),
+      all.empty() || server_cpu < 0 ? -1.0 : server_cpu * 1e6 / all.size());
   if (o.cleanup) clients[0]->Delete(base, true).IgnoreError();
   return errors.load() == 0 ? 0 : 1;
 }

@@ -3,7 +3,8 @@
 //   "I" + u64be(inode_id)                -> InodeRecord
 //   "D" + u64be(parent_id) + name        -> u64be(child inode id)   (a listing is one range scan)
 //   "J" + u64be(txid)                    -> JournalRecord
-//   "M" + name                           -> u64be(counter)  (last_txid, next_inode_id, ...)
+//   "Mcounters"                          -> u64be(last txid) u64be(next inode id)
+//                                           u64be(next block id) u64be(next generation stamp)
 #pragma once
 
 #include <cstdint>

@@ -96,13 +96,13 @@ Status NameNode::Start() {
       blocks_.get(), datanodes_.get(), options_.max_replication_streams_per_node,
       options_.pending_replication_timeout_ms, MonoMillis);
   admin_ = std::make_unique<AdminOps>(store_.get(), blocks_.get(), datanodes_.get(), safemode_.get());
-  service_ = std::make_unique<NameNodeServiceImpl>(ns_.get(), files_.get(), dn_protocol_.get(),
-                                                   admin_.get());
+  service_ = std::make_unique<NameNodeServer>(ns_.get(), files_.get(), dn_protocol_.get(),
+                                              admin_.get());
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat(options_.bind_host, ":", options_.port),
                            grpc::InsecureServerCredentials(), &port_);
-  builder.RegisterService(service_.get());
+  service_->Register(&builder, options_.rpc_threads);
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
   server_ = builder.BuildAndStart();
@@ -110,6 +110,7 @@ Status NameNode::Start() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options_.bind_host, ":", options_.port));
   }
+  service_->Start();
   monitor_ = std::thread([this] { MonitorLoop(); });
   LOG(INFO) << "NameNode " << cluster_id_ << " serving on " << options_.bind_host << ":" << port_
             << ", metadata in " << options_.dir << ", last txid " << store_->last_txid();
@@ -149,10 +150,13 @@ void NameNode::Shutdown() {
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     server_->Wait();
-    server_.reset();
   }
+  // Mutations still queued answer through the completion queues: let them finish first.
+  if (store_) store_->Barrier();
+  if (service_) service_->Stop();
+  server_.reset();
   service_.reset();
-  store_.reset();  // drains the commit thread, whose callbacks use the objects below
+  store_.reset();
   admin_.reset();
   replication_.reset();
   dn_protocol_.reset();

@@ -18,7 +18,7 @@ namespace cairn::namenode {
 
 class NamespaceStore;
 class NamespaceOps;
-class NameNodeServiceImpl;
+class NameNodeServer;
 class DataNodeManager;
 class BlockManager;
 class LeaseManager;
@@ -66,7 +66,7 @@ class NameNode {
   std::unique_ptr<DataNodeProtocol> dn_protocol_;
   std::unique_ptr<ReplicationMonitor> replication_;
   std::unique_ptr<AdminOps> admin_;
-  std::unique_ptr<NameNodeServiceImpl> service_;
+  std::unique_ptr<NameNodeServer> service_;
   std::unique_ptr<grpc::Server> server_;
 
   absl::Mutex monitor_mu_;

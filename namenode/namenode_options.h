@@ -15,6 +15,7 @@ struct NameNodeOptions {
   int port = 8020;                        // 0 = any free port (see NameNode::port())
   std::string cluster_id;                 // "" = created on first start, then persisted
   bool sync_metadata = true;              // sync the namespace log before answering mutations
+  int rpc_threads = 2;                    // completion-queue threads serving RPCs
   NamespaceOpsOptions namespace_ops;
   // Liveness (DataNodes).
   int64_t heartbeat_interval_ms = 1000;   // what DataNodes are told to use

@@ -1,6 +1,15 @@
-// The gRPC adapter of the NameNode: one line per RPC handing the request to a core class.
+// The gRPC adapter of the NameNode, on gRPC's asynchronous completion-queue API: each of a
+// few threads polls its own completion queue and runs a request inline (reads) or hands it
+// to the namespace store's commit thread (mutations), whose callback finishes the call. No
+// thread hop per request. Each RPC is one line handing the request to a core class.
 // See proto/namenode.proto for the semantics of each RPC. Thread-safe.
 #pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
 
 #include "namenode/admin_ops.h"
 #include "namenode/datanode_protocol.h"
@@ -10,56 +19,30 @@
 
 namespace cairn::namenode {
 
-class NameNodeServiceImpl final : public cairn::v1::NameNodeService::CallbackService {
+class NameNodeServer {
  public:
-  // The core objects must outlive this service.
-  NameNodeServiceImpl(NamespaceOps* ns, FileOps* files, DataNodeProtocol* dn, AdminOps* admin)
+  // The core objects must outlive this server.
+  NameNodeServer(NamespaceOps* ns, FileOps* files, DataNodeProtocol* dn, AdminOps* admin)
       : ns_(ns), files_(files), dn_(dn), admin_(admin) {}
+  ~NameNodeServer();
 
-#define CAIRN_NN_RPC(core, Method)                                                          \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx,                        \
-                                   const cairn::v1::Method##Request* req,                   \
-                                   cairn::v1::Method##Response* resp) override {            \
-    auto* reactor = ctx->DefaultReactor();                                                  \
-    core->Method(*req, resp, [reactor](Status s) { reactor->Finish(ToGrpc(s)); });          \
-    return reactor;                                                                         \
-  }
-  CAIRN_NN_RPC(ns_, Mkdir)
-  CAIRN_NN_RPC(ns_, CreateFile)
-  CAIRN_NN_RPC(ns_, CreateSymlink)
-  CAIRN_NN_RPC(ns_, GetFileInfo)
-  CAIRN_NN_RPC(ns_, ListDirectory)
-  CAIRN_NN_RPC(ns_, Rename)
-  CAIRN_NN_RPC(ns_, Delete)
-  CAIRN_NN_RPC(ns_, SetReplication)
-  CAIRN_NN_RPC(ns_, SetPermission)
-  CAIRN_NN_RPC(ns_, SetOwner)
-  CAIRN_NN_RPC(ns_, SetTimes)
-  CAIRN_NN_RPC(files_, GetFsStats)
-  CAIRN_NN_RPC(files_, AddBlock)
-  CAIRN_NN_RPC(files_, CompleteFile)
-  CAIRN_NN_RPC(files_, AbandonBlock)
-  CAIRN_NN_RPC(files_, GetBlockLocations)
-  CAIRN_NN_RPC(files_, RenewLease)
-  CAIRN_NN_RPC(files_, ReportBadBlocks)
-  CAIRN_NN_RPC(files_, UpdateLength)
-  CAIRN_NN_RPC(files_, UpdatePipeline)
-  CAIRN_NN_RPC(admin_, GetDataNodeReport)
-  CAIRN_NN_RPC(admin_, SetSafeMode)
-  CAIRN_NN_RPC(admin_, Decommission)
-  CAIRN_NN_RPC(admin_, Fsck)
-  CAIRN_NN_RPC(dn_, RegisterDataNode)
-  CAIRN_NN_RPC(dn_, Heartbeat)
-  CAIRN_NN_RPC(dn_, ReportBlocks)
-  CAIRN_NN_RPC(dn_, ReportIncrementalBlocks)
-#undef CAIRN_NN_RPC
+  // Adds the service and `threads` completion queues to `builder`.
+  void Register(grpc::ServerBuilder* builder, int threads);
+  // REQUIRES: the grpc::Server built from that builder has started.
+  void Start();
+  // REQUIRES: the grpc::Server was shut down and no core callback is still pending.
+  void Stop();
 
  private:
-  static grpc::Status ToGrpc(const Status& s);
+  void PostAll(grpc::ServerCompletionQueue* cq);
+
   NamespaceOps* const ns_;
   FileOps* const files_;
   DataNodeProtocol* const dn_;
   AdminOps* const admin_;
+  cairn::v1::NameNodeService::AsyncService service_;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace cairn::namenode

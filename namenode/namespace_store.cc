@@ -164,22 +164,24 @@ Status NamespaceStore::Init() {
   if (options_.env) opts.env = options_.env;
   cache_.reset(leveldb::NewLRUCache(options_.block_cache_bytes));
   opts.block_cache = cache_.get();
+  filter_.reset(leveldb::NewBloomFilterPolicy(10));  // creates look up names that do not exist
+  opts.filter_policy = filter_.get();
   opts.write_buffer_size = 32 << 20;
   opts.max_file_size = 8 << 20;
   leveldb::DB* db = nullptr;
   RETURN_IF_ERROR(FromLevelDb(leveldb::DB::Open(opts, options_.dir, &db), options_.dir));
   db_.reset(db);
 
-  auto read_counter = [this](absl::string_view name, uint64_t* out) -> Status {
-    ASSIGN_OR_RETURN(std::optional<std::string> v, GetRaw(MetaKey(name)));
-    if (v && !DecodeU64(*v, out)) return absl::DataLossError(absl::StrCat("bad counter ", name));
-    return absl::OkStatus();
-  };
   uint64_t last_txid = 0;
-  RETURN_IF_ERROR(read_counter("last_txid", &last_txid));
-  RETURN_IF_ERROR(read_counter("next_inode_id", &next_inode_id_));
-  RETURN_IF_ERROR(read_counter("next_block_id", &next_block_id_));
-  RETURN_IF_ERROR(read_counter("next_gen_stamp", &next_gen_stamp_));
+  ASSIGN_OR_RETURN(std::optional<std::string> counters, GetRaw(MetaKey("counters")));
+  if (counters) {
+    if (counters->size() != 32 || !DecodeU64(counters->substr(0, 8), &last_txid) ||
+        !DecodeU64(counters->substr(8, 8), &next_inode_id_) ||
+        !DecodeU64(counters->substr(16, 8), &next_block_id_) ||
+        !DecodeU64(counters->substr(24, 8), &next_gen_stamp_)) {
+      return absl::DataLossError("namespace counters are unreadable");
+    }
+  }
   next_txid_ = last_txid + 1;
   durable_txid_ = last_txid;
 
@@ -235,7 +237,22 @@ Status NamespaceStore::CommitAndWait(absl::string_view op, const google::protobu
   return future.get();
 }
 
+void NamespaceStore::Barrier() {
+  std::promise<void> promise;
+  auto future = promise.get_future();
+  Pending p{"", "", nullptr, [&promise](Status) { promise.set_value(); }};
+  {
+    absl::MutexLock l(&mu_);
+    if (!commit_thread_.joinable() || (stopping_ && queue_.empty())) {
+      return;
+    }
+    queue_.push_back(std::move(p));
+  }
+  future.wait();
+}
+
 Status NamespaceStore::Apply(Pending& p) {
+  if (!p.fn) return absl::CancelledError("barrier");  // nothing to write
   if (!fatal_.ok()) return fatal_;
   Txn txn(this, WallMillis());
   RETURN_IF_ERROR(p.fn(txn));
@@ -254,10 +271,9 @@ Status NamespaceStore::Apply(Pending& p) {
   rec.set_op(p.op);
   rec.set_request(std::move(p.request));
   batch.Put(JournalKey(txid), rec.SerializeAsString());
-  batch.Put(MetaKey("last_txid"), EncodeU64(txid));
-  batch.Put(MetaKey("next_inode_id"), EncodeU64(next_inode_id_));
-  batch.Put(MetaKey("next_block_id"), EncodeU64(next_block_id_));
-  batch.Put(MetaKey("next_gen_stamp"), EncodeU64(next_gen_stamp_));
+  // last txid, next inode id, next block id, next generation stamp.
+  batch.Put(MetaKey("counters"), EncodeU64(txid) + EncodeU64(next_inode_id_) +
+                                     EncodeU64(next_block_id_) + EncodeU64(next_gen_stamp_));
   leveldb::WriteOptions wo;
   wo.sync = false;
   Status s = FromLevelDb(db_->Write(wo, &batch), "namespace write");

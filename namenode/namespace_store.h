@@ -31,6 +31,7 @@ namespace leveldb {
 class DB;
 class Env;
 class Cache;
+class FilterPolicy;
 }  // namespace leveldb
 
 namespace google::protobuf {
@@ -104,6 +105,9 @@ class NamespaceStore {
   Status CommitAndWait(absl::string_view op, const google::protobuf::Message& request,
                        MutationFn fn);
 
+  // Waits until every mutation queued before this call has finished.
+  void Barrier();
+
   // ---- Reads ----
   StatusOr<cairn::v1::InodeRecord> ResolvePath(absl::string_view path) const;
   // NOT_FOUND if no inode has `id`.
@@ -136,6 +140,7 @@ class NamespaceStore {
 
   const NamespaceStoreOptions options_;
   std::unique_ptr<leveldb::Cache> cache_;
+  std::unique_ptr<const leveldb::FilterPolicy> filter_;
   std::unique_ptr<leveldb::DB> db_;
 
   // Counters: touched only by the commit thread (and Init), published through last_txid_.
