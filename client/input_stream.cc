@@ -179,21 +179,41 @@ StatusOr<size_t> InputStreamImpl::Pread(uint64_t offset, void* buf, size_t n) {
   return done;
 }
 
+InputStreamImpl::~InputStreamImpl() {
+  if (prefetch_.valid()) prefetch_.wait();
+}
+
+StatusOr<std::string> InputStreamImpl::FetchWindow(uint64_t offset) {
+  std::string window(std::min<uint64_t>(kReadAheadBytes, length_ - offset), '\0');
+  ASSIGN_OR_RETURN(size_t got, Pread(offset, window.data(), window.size()));
+  window.resize(got);
+  return window;
+}
+
 StatusOr<size_t> InputStreamImpl::Read(void* buf, size_t n) {
   if (position_ >= length_ || n == 0) return 0;
   char* out = static_cast<char*>(buf);
   const bool buffered = position_ >= readahead_offset_ &&
                         position_ < readahead_offset_ + readahead_.size();
   if (!buffered) {
-    if (n >= kReadAheadBytes) {
-      ASSIGN_OR_RETURN(size_t got, Pread(position_, buf, n));
-      position_ += got;
-      return got;
+    StatusOr<std::string> window;
+    if (prefetch_.valid() && prefetch_offset_ == position_) {
+      window = prefetch_.get();
+    } else {
+      if (prefetch_.valid()) prefetch_.wait();  // a seek: drop it
+      prefetch_ = {};
+      window = FetchWindow(position_);
     }
-    readahead_.resize(std::min<uint64_t>(kReadAheadBytes, length_ - position_));
-    ASSIGN_OR_RETURN(size_t got, Pread(position_, readahead_.data(), readahead_.size()));
-    readahead_.resize(got);
+    if (!window.ok()) return window.status();
+    if (window->empty()) return 0;
+    readahead_ = std::move(*window);
     readahead_offset_ = position_;
+    // Sequential: fetch the next window while this one is consumed.
+    const uint64_t next = readahead_offset_ + readahead_.size();
+    if (next < length_) {
+      prefetch_offset_ = next;
+      prefetch_ = std::async(std::launch::async, [this, next] { return FetchWindow(next); });
+    }
   }
   const size_t avail = readahead_offset_ + readahead_.size() - position_;
   const size_t take = std::min(n, avail);

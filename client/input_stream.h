@@ -2,6 +2,7 @@
 // verified. Read() is sequential with read-ahead; Pread() may be called concurrently.
 #pragma once
 
+#include <future>
 #include <memory>
 #include <set>
 #include <string>
@@ -19,6 +20,7 @@ class InputStreamImpl final : public InputStream {
  public:
   // Fetches the file's block locations. `fs` must outlive the stream.
   static StatusOr<std::unique_ptr<InputStream>> Open(FileSystemImpl* fs, const std::string& path);
+  ~InputStreamImpl() override;
 
   StatusOr<size_t> Read(void* buf, size_t n) override;
   StatusOr<size_t> Pread(uint64_t offset, void* buf, size_t n) override;
@@ -28,6 +30,8 @@ class InputStreamImpl final : public InputStream {
 
  private:
   InputStreamImpl(FileSystemImpl* fs, std::string path) : fs_(fs), path_(std::move(path)) {}
+  // Reads the window at `offset` (up to the read-ahead size) into a string.
+  StatusOr<std::string> FetchWindow(uint64_t offset);
   Status Refresh();
   // Reads [offset, offset + n) of one block into `dst`.
   Status ReadFromBlock(const cairn::v1::LocatedBlock& block, uint64_t offset, size_t n, char* dst);
@@ -40,6 +44,9 @@ class InputStreamImpl final : public InputStream {
   uint64_t position_ = 0;
   std::string readahead_;
   uint64_t readahead_offset_ = 0;
+  // The next window, fetched in the background while the caller consumes this one.
+  std::future<StatusOr<std::string>> prefetch_;
+  uint64_t prefetch_offset_ = 0;
 
   mutable absl::Mutex mu_;
   std::vector<cairn::v1::LocatedBlock> blocks_ ABSL_GUARDED_BY(mu_);

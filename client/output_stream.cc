@@ -91,16 +91,20 @@ Status OutputStreamImpl::Write(const void* data, size_t n) {
 Status OutputStreamImpl::Flush(bool sync) {
   if (closed_) return absl::FailedPreconditionError(absl::StrCat(path_, ": stream is closed"));
   RETURN_IF_ERROR(error_);
-  if (!block_ && buffer_.empty()) return absl::OkStatus();  // everything is in complete blocks
-  if (!buffer_.empty() || sync) {
-    if (Status s = SendBuffer(false, sync); !s.ok()) return Fail(s);
+  if (!block_ && buffer_.empty()) {
+    // Everything is in finished blocks; the NameNode learns the last one's length below.
+    if (!has_previous_) return absl::OkStatus();
+  } else {
+    if (!buffer_.empty() || sync) {
+      if (Status s = SendBuffer(false, sync); !s.ok()) return Fail(s);
+    }
+    if (Status s = block_->WaitAll(); !s.ok()) return Fail(s);
   }
-  if (Status s = block_->WaitAll(); !s.ok()) return Fail(s);
   cairn::v1::UpdateLengthRequest req;
   req.set_path(path_);
   req.set_inode_id(inode_id_);
   req.set_client_name(fs_->options().client_name);
-  *req.mutable_last() = block_->block();
+  *req.mutable_last() = block_ ? block_->block() : previous_;
   cairn::v1::UpdateLengthResponse resp;
   return CallNameNode(fs_->namenode(), &NameNodeService::Stub::UpdateLength, req, &resp,
                       fs_->options().rpc_timeout_ms, Idempotent::kYes);

@@ -76,6 +76,8 @@ class ReplicaReader {
                             std::string* data, std::vector<uint32_t>* crcs) = 0;
   virtual uint64_t length() const = 0;
   virtual uint32_t bytes_per_checksum() const = 0;
+  // Hints that [offset, offset + n) will be read soon (starts asynchronous readahead).
+  virtual void WillRead(uint64_t /*offset*/, uint64_t /*n*/) {}
 };
 
 class BlockStore {

@@ -237,6 +237,8 @@ class ReplicaWriterImpl final : public ReplicaWriter {
   // trims them first.
   bool dirty_ = false;
   std::vector<char> crc_buf_;  // encoded CRCs of one Write, reused
+  // Writeback of data below this offset has been started (so Finalize's fsync is short).
+  uint64_t writeback_from_ = 0;
 };
 
 Status ReplicaWriterImpl::Write(uint64_t offset, const void* data, size_t n) {
@@ -286,6 +288,15 @@ Status ReplicaWriterImpl::Write(uint64_t offset, const void* data, size_t n) {
   s_.length = end;
   s_.last_chunk_crc = end % bpc != 0 ? crc : 0;
   s_.core->Publish(s_.rep.get(), s_.epoch, s_.length, s_.last_chunk_crc);
+  // Start writing back every few MiB, so that the disk works while the pipeline streams and
+  // the fsync at Finalize has little left to do. Asynchronous; errors surface at fsync.
+  constexpr uint64_t kWritebackBytes = 8 << 20;
+  if (writeback_from_ > end) writeback_from_ = end - end % kWritebackBytes;
+  if (end - writeback_from_ >= kWritebackBytes) {
+    sync_file_range(s_.data_fd.get(), static_cast<off64_t>(writeback_from_),
+                    static_cast<off64_t>(end - writeback_from_), SYNC_FILE_RANGE_WRITE);
+    writeback_from_ = end;
+  }
   return absl::OkStatus();
 }
 
@@ -344,6 +355,10 @@ class ReplicaReaderImpl final : public ReplicaReader {
                     std::vector<uint32_t>* crcs) override;
   uint64_t length() const override { return s_.length; }
   uint32_t bytes_per_checksum() const override { return s_.bytes_per_checksum; }
+  void WillRead(uint64_t offset, uint64_t n) override {
+    posix_fadvise(s_.data_fd.get(), static_cast<off_t>(offset), static_cast<off_t>(n),
+                  POSIX_FADV_WILLNEED);
+  }
 
  private:
   ReaderSetup s_;

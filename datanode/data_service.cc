@@ -31,6 +31,7 @@ grpc::Status DataServiceImpl::ReadBlock(grpc::ServerContext* ctx,
   if (env_.active_transfers) ++*env_.active_transfers;
   uint64_t offset = req->offset_bytes();
   const uint64_t end = offset + want;
+  (*reader)->WillRead(offset, want);
   grpc::Status result = grpc::Status::OK;
   cairn::v1::ReadBlockResponse resp;
   while (offset < end && !ctx->IsCancelled()) {

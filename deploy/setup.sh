@@ -11,7 +11,7 @@ PACKAGES=(
   libfuse3-dev fuse3
   libgtest-dev libgmock-dev libbenchmark-dev
   libisal-dev libcli11-dev libgoogle-glog-dev
-  fio bindfs sqlite3 rsync procps psmisc
+  fio bindfs sqlite3 rsync procps psmisc bc
 )
 
 missing=()
