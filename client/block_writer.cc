@@ -33,6 +33,14 @@ bool BlockWriter::failed_before_any_ack() const {
   return broken_for_good_ && acked_bytes_ == 0;
 }
 
+std::vector<BlockWriter::Packet> BlockWriter::TakeUnacked() {
+  std::vector<Packet> out;
+  absl::MutexLock l(&mu_);
+  for (auto& p : unacked_) out.push_back({std::move(p.data), p.last, p.sync});
+  unacked_.clear();
+  return out;
+}
+
 uint32_t BlockWriter::Needed() const {
   const uint32_t n = static_cast<uint32_t>(pipeline_.size());
   switch (target_.ack_mode) {
@@ -101,6 +109,10 @@ void BlockWriter::AckLoop() {
     if (!resp.error().empty()) {
       LOG(WARNING) << "blk_" << block_.block_id() << ": pipeline error: " << resp.error();
       reported_failed_.assign(resp.failed_uuids().begin(), resp.failed_uuids().end());
+      last_error_ = Status(resp.error_code() > 0 && resp.error_code() <= 16
+                               ? static_cast<absl::StatusCode>(resp.error_code())
+                               : absl::StatusCode::kUnavailable,
+                           resp.error());
       broken_ = true;
       break;
     }
@@ -185,6 +197,16 @@ Status BlockWriter::Recover() {
     }
     if (survivors.empty() || ++recoveries_ > kMaxRecoveries) {
       broken_for_good_ = true;
+      Status last;
+      {
+        absl::MutexLock l(&mu_);
+        last = last_error_;
+      }
+      if (last.code() == absl::StatusCode::kResourceExhausted) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat(target_.path, ": no space on the DataNodes of the pipeline (",
+                         last.message(), ")"));
+      }
       return absl::UnavailableError(absl::StrCat(
           target_.path, ": every DataNode of the pipeline for blk_", block_.block_id(),
           " failed"));

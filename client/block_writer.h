@@ -53,6 +53,13 @@ class BlockWriter {
   // True if nothing was acknowledged and every DataNode failed (the caller may abandon the
   // block and ask for another).
   bool failed_before_any_ack() const;
+  struct Packet {
+    std::string data;
+    bool last = false;
+    bool sync = false;
+  };
+  // The packets not acknowledged (to send them again through another pipeline).
+  std::vector<Packet> TakeUnacked();
 
  private:
   struct Pending {
@@ -89,6 +96,7 @@ class BlockWriter {
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   bool stream_done_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::string> reported_failed_ ABSL_GUARDED_BY(mu_);
+  Status last_error_ ABSL_GUARDED_BY(mu_);  // the last error a DataNode reported
   bool broken_for_good_ = false;
 };
 

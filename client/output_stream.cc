@@ -48,17 +48,52 @@ Status OutputStreamImpl::StartBlock() {
   return absl::OkStatus();
 }
 
+Status OutputStreamImpl::WithNewPipelineOnFailure(Status s, const std::function<Status()>& op) {
+  // Bounded: each attempt excludes the DataNodes that failed, so AddBlock runs out of
+  // candidates (and says why) on a cluster that is full or down.
+  for (int attempt = 0; !s.ok() && block_ && block_->failed_before_any_ack() && attempt < 16;
+       ++attempt) {
+    // No DataNode holds any of this block (all refused or died at once): give the block up
+    // and ask for another one away from those DataNodes.
+    for (const auto& u : block_->failed_nodes()) excluded_.insert(u);
+    std::vector<BlockWriter::Packet> unacked = block_->TakeUnacked();
+    cairn::v1::AbandonBlockRequest req;
+    req.set_path(path_);
+    req.set_inode_id(inode_id_);
+    req.set_client_name(fs_->options().client_name);
+    *req.mutable_block() = block_->block();
+    cairn::v1::AbandonBlockResponse resp;
+    CallNameNode(fs_->namenode(), &NameNodeService::Stub::AbandonBlock, req, &resp,
+                 fs_->options().rpc_timeout_ms, Idempotent::kNo)
+        .IgnoreError();
+    block_.reset();
+    if (Status started = StartBlock(); !started.ok()) return started;
+    s = absl::OkStatus();
+    for (auto& p : unacked) {
+      s = block_->Send(std::move(p.data), p.last, p.sync);
+      if (!s.ok()) break;
+    }
+    if (s.ok()) s = op();
+  }
+  if (block_) {
+    for (const auto& u : block_->failed_nodes()) excluded_.insert(u);
+  }
+  return s;
+}
+
 Status OutputStreamImpl::SendBuffer(bool last, bool sync) {
   if (!block_) RETURN_IF_ERROR(StartBlock());
-  Status s = block_->Send(std::move(buffer_), last, sync);
+  std::string data = std::move(buffer_);
   buffer_.clear();
-  for (const auto& u : block_->failed_nodes()) excluded_.insert(u);
-  return s;
+  Status s = block_->Send(std::move(data), last, sync);
+  // Once resent through a new pipeline, the packet is sent: nothing more to do.
+  return WithNewPipelineOnFailure(std::move(s), [] { return absl::OkStatus(); });
 }
 
 Status OutputStreamImpl::EndBlock() {
   RETURN_IF_ERROR(SendBuffer(/*last=*/true, /*sync=*/false));
-  RETURN_IF_ERROR(block_->WaitAll());
+  auto wait = [this] { return block_->WaitAll(); };
+  RETURN_IF_ERROR(WithNewPipelineOnFailure(wait(), wait));
   block_->Finish();
   previous_ = block_->block();
   has_previous_ = true;
@@ -98,7 +133,10 @@ Status OutputStreamImpl::Flush(bool sync) {
     if (!buffer_.empty() || sync) {
       if (Status s = SendBuffer(false, sync); !s.ok()) return Fail(s);
     }
-    if (Status s = block_->WaitAll(); !s.ok()) return Fail(s);
+    auto wait = [this] { return block_->WaitAll(); };
+    if (Status s = WithNewPipelineOnFailure(wait(), wait); !s.ok()) {
+      return Fail(s);
+    }
   }
   cairn::v1::UpdateLengthRequest req;
   req.set_path(path_);

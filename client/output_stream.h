@@ -1,6 +1,7 @@
 // OutputStreamImpl: writes a file block by block through BlockWriters. Not thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -32,6 +33,10 @@ class OutputStreamImpl final : public OutputStream {
   Status StartBlock();
   Status EndBlock();
   Status Flush(bool sync);
+  // Given the outcome `s` of an operation on the current block: while it failed before any
+  // byte of the block was acknowledged, abandons the block, takes a new one away from the
+  // failed DataNodes, resends the packets and runs `op` to finish the operation.
+  Status WithNewPipelineOnFailure(Status s, const std::function<Status()>& op);
   Status Fail(Status s);
 
   FileSystemImpl* const fs_;

@@ -217,6 +217,12 @@ void DataNode::MaintenanceLoop() {
     mu_.Unlock();
     if (now >= next_volume_check) {
       store_->CheckVolumes();
+      const uint32_t failed = store_->Report().failed_volumes;
+      if (failed > failed_volumes_seen_) {
+        LOG(WARNING) << failed << " volume(s) failed: sending a full block report";
+        heartbeater_->RequestFullReport();
+      }
+      failed_volumes_seen_ = failed;
       next_volume_check = now + options_.volume_check_interval_ms;
     }
     if (now >= next_scan) {

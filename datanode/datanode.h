@@ -64,6 +64,7 @@ class DataNode {
   std::string cluster_id_;
   std::atomic<int> active_transfers_{0};
   std::atomic<int> replications_{0};
+  uint32_t failed_volumes_seen_ = 0;  // maintenance thread only
   std::unique_ptr<BlockStore> store_;
   std::unique_ptr<DataNodeChannels> channels_;
   std::unique_ptr<BackgroundTasks> background_;

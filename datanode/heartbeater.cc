@@ -69,6 +69,12 @@ void Heartbeater::TriggerNow() {
   trigger_ = true;
 }
 
+void Heartbeater::RequestFullReport() {
+  absl::MutexLock l(&mu_);
+  full_report_ = true;
+  trigger_ = true;
+}
+
 void Heartbeater::ReplicaFinalized(const ReplicaInfo& replica) {
   absl::MutexLock l(&mu_);
   received_.push_back(ToReport(replica));
@@ -192,6 +198,8 @@ void Heartbeater::Loop() {
       if (stop_) return;
       if (trigger_) next_heartbeat = 0;
       trigger_ = false;
+      if (full_report_) next_full_report = 0;
+      full_report_ = false;
     }
     if (!registered()) {
       Status s = Register();

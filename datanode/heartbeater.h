@@ -52,6 +52,8 @@ class Heartbeater : public ReplicaListener {
   uint64_t epoch() const { return epoch_.load(); }
   // Sends a heartbeat (and pending reports) now.
   void TriggerNow();
+  // Sends a full block report soon (replicas were lost, e.g. with a volume).
+  void RequestFullReport();
 
  private:
   void Loop();
@@ -73,6 +75,7 @@ class Heartbeater : public ReplicaListener {
   bool registered_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool trigger_ ABSL_GUARDED_BY(mu_) = false;
+  bool full_report_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<cairn::v1::ReplicaReport> received_ ABSL_GUARDED_BY(mu_);
   std::vector<cairn::v1::Block> deleted_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;

@@ -32,9 +32,11 @@ class Upstream {
     absl::MutexLock l(&mu_);
     if (!failed_) stream_->Write(r);
   }
-  void Error(const std::string& error, const std::vector<std::string>& failed) {
+  void Error(const std::string& error, const std::vector<std::string>& failed,
+             absl::StatusCode code = absl::StatusCode::kUnavailable) {
     WriteBlockResponse r;
     r.set_error(error);
+    r.set_error_code(static_cast<int32_t>(code));
     for (const auto& f : failed) r.add_failed_uuids(f);
     absl::MutexLock l(&mu_);
     if (failed_) return;
@@ -86,9 +88,18 @@ grpc::Status RunWritePipeline(const PipelineEnv& env, grpc::ServerContext* ctx,
   StatusOr<std::unique_ptr<ReplicaWriter>> writer =
       header.recovery() ? env.store->RecoverReplica(block_id, gs)
                         : env.store->CreateReplica(block_id, gs, header.expected_length_bytes());
+  if (!writer.ok() && header.is_replication() &&
+      writer.status().code() == absl::StatusCode::kAlreadyExists) {
+    // A copy left over from an earlier, interrupted transfer: replace it.
+    auto existing = env.store->GetReplica(block_id);
+    if (existing.ok() && existing->state != ReplicaState::kFinalized &&
+        existing->generation_stamp <= gs && env.store->DeleteReplica(block_id).ok()) {
+      writer = env.store->CreateReplica(block_id, gs, header.expected_length_bytes());
+    }
+  }
   if (!writer.ok()) {
     up.Error(absl::StrCat(name, " on ", env.self_uuid, ": ", writer.status().message()),
-             {env.self_uuid});
+             {env.self_uuid}, writer.status().code());
     return ToGrpcStatus(writer.status());
   }
 
@@ -156,13 +167,22 @@ grpc::Status RunWritePipeline(const PipelineEnv& env, grpc::ServerContext* ctx,
 
   if (!local.ok()) {
     LOG(WARNING) << name << ": write failed on this DataNode: " << local;
-    up.Error(absl::StrCat(env.self_uuid, ": ", local.message()), {env.self_uuid});
+    if (header.is_replication()) {
+      writer->reset();
+      env.store->DeleteReplica(block_id).IgnoreError();
+    }
+    up.Error(absl::StrCat(env.self_uuid, ": ", local.message()), {env.self_uuid}, local.code());
     if (down) down->Cancel();
     return ToGrpcStatus(local);
   }
   if (!got_last) {
-    // The writer went away (or recovery will resume under a new generation stamp).
+    // The writer went away (or recovery will resume under a new generation stamp). A partial
+    // copy of a re-replication is of no use to anyone.
     if (down) down->Cancel();
+    if (header.is_replication()) {
+      writer->reset();
+      env.store->DeleteReplica(block_id).IgnoreError();
+    }
     return grpc::Status(grpc::StatusCode::CANCELLED, absl::StrCat(name, ": stream ended early"));
   }
   if (!down) return grpc::Status::OK;

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 
 namespace cairn::fuse {
 
@@ -33,6 +34,7 @@ void InodeTable::Remember(uint64_t ino, uint64_t parent, const std::string& name
   absl::MutexLock l(&mu_);
   if (ino == kRootIno) {
     inodes_[kRootIno].status = status;
+    inodes_[kRootIno].status_ms = MonoMillis();
     return;
   }
   ChildKey key(parent, name);
@@ -50,12 +52,22 @@ void InodeTable::Remember(uint64_t ino, uint64_t parent, const std::string& name
   children_[std::move(key)] = ino;
   ++e.nlookup;
   e.status = status;
+  e.status_ms = MonoMillis();
 }
 
-void InodeTable::UpdateStatus(uint64_t ino, const client::FileStatus& status) {
+void InodeTable::UpdateStatus(uint64_t ino, const client::FileStatus& status, bool fresh) {
   absl::MutexLock l(&mu_);
   auto it = inodes_.find(ino);
-  if (it != inodes_.end()) it->second.status = status;
+  if (it == inodes_.end()) return;
+  it->second.status = status;
+  if (fresh) it->second.status_ms = MonoMillis();
+}
+
+std::optional<client::FileStatus> InodeTable::FreshStatus(uint64_t ino, int64_t max_age_ms) const {
+  absl::ReaderMutexLock l(&mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end() || MonoMillis() - it->second.status_ms > max_age_ms) return std::nullopt;
+  return it->second.status;
 }
 
 void InodeTable::Forget(uint64_t ino, uint64_t n) {

@@ -35,8 +35,9 @@ class InodeTable {
   // An inode that was known under the same name before is detached (it was replaced).
   void Remember(uint64_t ino, uint64_t parent, const std::string& name,
                 const client::FileStatus& status);
-  // Records fresh attributes of a known inode (no change to nlookup). No-op if unknown.
-  void UpdateStatus(uint64_t ino, const client::FileStatus& status);
+  // Records attributes of a known inode (no change to nlookup); `fresh`: just read from the
+  // NameNode (else derived from older ones, keeping their age). No-op if unknown.
+  void UpdateStatus(uint64_t ino, const client::FileStatus& status, bool fresh = true);
   // FORGET: nlookup -= n; the entry is dropped at 0 (never the root).
   void Forget(uint64_t ino, uint64_t n);
 
@@ -49,6 +50,8 @@ class InodeTable {
   uint64_t Find(uint64_t parent, const std::string& name) const;
   // The attributes last recorded for `ino`.
   std::optional<client::FileStatus> LastStatus(uint64_t ino) const;
+  // The attributes of `ino` if they were read from the NameNode at most `max_age_ms` ago.
+  std::optional<client::FileStatus> FreshStatus(uint64_t ino, int64_t max_age_ms) const;
 
   // After a rename through this mount: the inode known as (old_parent, old_name) moves; the
   // one known as (new_parent, new_name), if any, is detached. Returns the detached one or 0.
@@ -68,6 +71,7 @@ class InodeTable {
     std::string name;
     uint64_t nlookup = 0;
     client::FileStatus status;
+    int64_t status_ms = 0;  // MonoMillis() when `status` was read
   };
   using ChildKey = std::pair<uint64_t, std::string>;
 

@@ -52,12 +52,7 @@ void AdminOps::SetSafeMode(const cairn::v1::SetSafeModeRequest& req,
 void AdminOps::Decommission(const cairn::v1::DecommissionRequest& req,
                             cairn::v1::DecommissionResponse* resp, Done done) {
   std::string uuid;
-  if (datanodes_->AdminStateOf(req.datanode()) == AdminState::kDecommissioned) {
-    // Already done (by uuid).
-    resp->set_datanode_uuid(req.datanode());
-    return done(absl::OkStatus());
-  }
-  Status s = datanodes_->SetAdminState(req.datanode(), AdminState::kDecommissioning, &uuid);
+  Status s = datanodes_->StartDecommission(req.datanode(), &uuid);
   if (s.ok()) resp->set_datanode_uuid(uuid);
   done(s);
 }

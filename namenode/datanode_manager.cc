@@ -85,19 +85,28 @@ StatusOr<std::vector<DataNodeId>> DataNodeManager::ChooseTargets(
     uint64_t block_bytes) const {
   absl::MutexLock l(&mu_);
   std::vector<const DataNodeInfo*> candidates;
-  size_t live = 0;
+  size_t live = 0, full = 0;
   for (const auto& [uuid, node] : nodes_) {
     if (node.liveness == Liveness::kDead) continue;
     ++live;
     if (node.liveness != Liveness::kLive || node.admin != AdminState::kNormal) continue;
+    if (node.storage.remaining_bytes() < block_bytes + options_.min_free_bytes) {
+      ++full;
+      continue;
+    }
     if (excluded.count(uuid)) continue;
-    if (node.storage.remaining_bytes() < block_bytes + options_.min_free_bytes) continue;
     candidates.push_back(&node);
   }
   if (live == 0) return absl::UnavailableError("no live DataNodes");
   if (candidates.empty()) {
-    return absl::ResourceExhaustedError(
-        "no space: no live DataNode has room for another block");
+    // Excluded nodes of a writer are the ones that refused or failed; a refusal is most often
+    // a full disk the NameNode has not heard of yet.
+    if (full > 0 || !excluded.empty()) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "no space: no DataNode can take another block (", full, " of ", live,
+          " live DataNodes are full, ", excluded.size(), " excluded by the writer)"));
+    }
+    return absl::UnavailableError("no DataNode in service can take a block");
   }
   std::sort(candidates.begin(), candidates.end(), [&](const DataNodeInfo* a, const DataNodeInfo* b) {
     const bool al = !writer_host.empty() && HostOf(a->address) == writer_host;
@@ -198,6 +207,22 @@ AdminState DataNodeManager::AdminStateOf(const std::string& uuid) const {
   absl::MutexLock l(&mu_);
   auto it = nodes_.find(uuid);
   return it == nodes_.end() ? AdminState::kNormal : it->second.admin;
+}
+
+Status DataNodeManager::StartDecommission(const std::string& address_or_uuid,
+                                          std::string* uuid_out) {
+  absl::MutexLock l(&mu_);
+  for (auto& [uuid, node] : nodes_) {
+    if (uuid == address_or_uuid || node.address == address_or_uuid) {
+      if (node.admin == AdminState::kNormal) {
+        node.admin = AdminState::kDecommissioning;
+        LOG(INFO) << "decommissioning DataNode " << uuid << " at " << node.address;
+      }
+      if (uuid_out) *uuid_out = uuid;
+      return absl::OkStatus();
+    }
+  }
+  return absl::NotFoundError(absl::StrCat(address_or_uuid, ": no such DataNode"));
 }
 
 Status DataNodeManager::SetAdminState(const std::string& address_or_uuid, AdminState state,

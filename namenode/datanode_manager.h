@@ -68,6 +68,9 @@ class DataNodeManager {
   Liveness LivenessOf(const std::string& uuid) const;
   bool IsUsableSource(const std::string& uuid) const;  // live or stale, and registered
   AdminState AdminStateOf(const std::string& uuid) const;
+  // Starts decommissioning the node (by address or uuid) unless it is already being or was
+  // decommissioned. NOT_FOUND if unknown.
+  Status StartDecommission(const std::string& address_or_uuid, std::string* uuid_out);
   Status SetAdminState(const std::string& address_or_uuid, AdminState state,
                        std::string* uuid_out);
   void AddScheduledTransfers(const std::string& uuid, int delta);

@@ -279,11 +279,12 @@ Status ProcessCluster::StartDaemon(Daemon* d, int port) {
       int info_port = 0, info_pid = 0;
       if (!absl::SimpleAtoi((*info)["port"], &info_port) || info_port <= 0 ||
           !absl::SimpleAtoi((*info)["pid"], &info_pid) || info_pid != d->pid) {
+        Status s = absl::InternalError(absl::StrCat(d->info_file, ": unexpected contents (port ",
+                                                    (*info)["port"], ", pid ", (*info)["pid"],
+                                                    ", child pid ", d->pid, ")"));
         KillAndReap(d->pid);
         d->pid = -1;
-        return absl::InternalError(absl::StrCat(d->info_file, ": unexpected contents (port ",
-                                                (*info)["port"], ", pid ", (*info)["pid"],
-                                                ", child pid ", d->pid, ")"));
+        return s;
       }
       d->port = info_port;
       return absl::OkStatus();
@@ -432,7 +433,7 @@ CliResult ProcessCluster::RunCli(const std::vector<std::string>& args,
   if (!options.env.empty()) spec.env = EnvWith(options.env);
   for (const auto& [k, v] : options.env) r.command += absl::StrCat(k, "=", Quote(v), " ");
   r.command += "cairn";
-  for (size_t i = 1; i < spec.argv.size(); ++i) r.command += " " + Quote(spec.argv[i]);
+  for (size_t i = 1; i < spec.argv.size(); ++i) absl::StrAppend(&r.command, " ", Quote(spec.argv[i]));
 
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {

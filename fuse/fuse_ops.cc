@@ -1,0 +1,684 @@
+#include "fuse/fuse_ops.h"
+
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/errno_map.h"
+#include "common/logging.h"
+
+namespace cairn::fuse {
+namespace {
+
+constexpr uint32_t kListPage = 2000;
+constexpr size_t kMaxName = 255;
+
+CairnFs* Self(fuse_req_t req) { return static_cast<CairnFs*>(fuse_req_userdata(req)); }
+
+FileHandle* Handle(struct fuse_file_info* fi) {
+  return reinterpret_cast<FileHandle*>(static_cast<uintptr_t>(fi->fh));
+}
+
+Status NameError(const char* name) {
+  if (std::strlen(name) > kMaxName) {
+    return WithPosix(absl::InvalidArgumentError("name too long"), "ENAMETOOLONG");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct CairnFs::DirHandle {
+  absl::Mutex mu;
+  uint64_t ino = 0;
+  std::string path;
+  // A window of the listing: entries[i] is entry number base + i.
+  std::vector<client::FileStatus> entries;  // all guarded by mu
+  uint64_t base = 0;
+  bool more = true;
+  std::string last_name;
+};
+
+CairnFs::CairnFs(client::FileSystem* fs, const FuseOptions& options)
+    : fs_(fs), options_(options), files_(fs, &inodes_, options) {}
+
+Status CairnFs::Start() { return files_.Start(); }
+
+void CairnFs::ReplyError(fuse_req_t req, const Status& s, const char* op,
+                         const std::string& what) {
+  const int err = ToErrno(s);
+  if (err == EIO || err == ENOSPC || err == ESTALE) {
+    LOG_EVERY_N(WARNING, 20) << op << " " << what << ": " << s << " (" << google::COUNTER
+                             << " such)";
+  } else {
+    VLOG(1) << op << " " << what << ": " << s;
+  }
+  fuse_reply_err(req, err);
+}
+
+void CairnFs::FillEntry(const client::FileStatus& st, struct fuse_entry_param* e) {
+  std::memset(e, 0, sizeof(*e));
+  e->ino = st.inode_id;
+  e->generation = 1;
+  ToStat(st, &ids_, options_.max_write_bytes, &e->attr);
+  e->attr_timeout = options_.attr_timeout_s;
+  e->entry_timeout = options_.entry_timeout_s;
+}
+
+StatusOr<client::FileStatus> CairnFs::StatIno(uint64_t ino) {
+  auto path = inodes_.Path(ino);
+  StatusOr<client::FileStatus> st =
+      path.ok() ? fs_->Stat(*path) : StatusOr<client::FileStatus>(path.status());
+  if (st.ok() && st->inode_id != ino && ino != InodeTable::kRootIno) {
+    st = WithPosix(absl::NotFoundError(absl::StrCat(*path, ": replaced by another inode")),
+                   "ESTALE");
+  }
+  if (!st.ok()) {
+    // Removed, but still open here: the last known attributes, as POSIX fstat would give.
+    auto last = inodes_.LastStatus(ino);
+    client::FileStatus probe;
+    probe.length = ~0ull;
+    files_.Overlay(ino, &probe);
+    if (last && probe.length != ~0ull) {
+      files_.Overlay(ino, &*last);
+      return *last;
+    }
+    return st.status();
+  }
+  inodes_.UpdateStatus(ino, *st);
+  files_.Overlay(ino, &*st);
+  return st;
+}
+
+Status CairnFs::ChownToCaller(fuse_req_t req, const std::string& path, client::FileStatus* st) {
+  const struct fuse_ctx* ctx = fuse_req_ctx(req);
+  const bool other_user = ctx->uid != geteuid();
+  const bool other_group = ctx->gid != getegid();
+  if (!other_user && !other_group) return absl::OkStatus();
+  const std::string user = other_user ? ids_.UserName(ctx->uid) : "";
+  const std::string group = other_group ? ids_.GroupName(ctx->gid) : "";
+  RETURN_IF_ERROR(fs_->SetOwner(path, user, group));
+  if (st != nullptr) {
+    if (other_user) st->owner = user;
+    if (other_group) st->group = group;
+  }
+  return absl::OkStatus();
+}
+
+void CairnFs::ReplyNewEntry(fuse_req_t req, fuse_ino_t parent, const std::string& name,
+                            const std::string& path) {
+  auto st = fs_->Stat(path);
+  if (!st.ok()) return ReplyError(req, st.status(), "stat", path);
+  inodes_.Remember(st->inode_id, parent, name, *st);
+  struct fuse_entry_param e;
+  FillEntry(*st, &e);
+  if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(st->inode_id, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void CairnFs::Init(struct fuse_conn_info* conn) {
+  auto want = [conn](unsigned cap) {
+    if (conn->capable & cap) conn->want |= cap;
+  };
+  want(FUSE_CAP_ASYNC_READ);
+  want(FUSE_CAP_ATOMIC_O_TRUNC);
+  want(FUSE_CAP_PARALLEL_DIROPS);
+  want(FUSE_CAP_AUTO_INVAL_DATA);
+  want(FUSE_CAP_READDIRPLUS);
+  // Always readdirplus: `ls -l` then needs no lookups.
+  conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+  // Streaming needs writes in file order: no kernel write-back cache.
+  conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  conn->max_write = options_.max_write_bytes;
+  conn->max_readahead = options_.max_readahead_bytes;
+  conn->max_background = 64;
+  conn->congestion_threshold = 48;
+  conn->time_gran = 1000000;  // the NameNode keeps milliseconds
+  LOG(INFO) << "FUSE protocol " << conn->proto_major << "." << conn->proto_minor
+            << ", max_write " << conn->max_write << ", max_readahead " << conn->max_readahead;
+}
+
+void CairnFs::Destroy() {
+  if (Status s = files_.FlushAll(); !s.ok()) LOG(WARNING) << "at unmount: " << s;
+}
+
+void CairnFs::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "lookup", name);
+  auto path = inodes_.ChildPath(parent, name);
+  if (!path.ok()) return ReplyError(req, path.status(), "lookup", name);
+  auto st = fs_->Stat(*path);
+  if (!st.ok()) {
+    if (st.status().code() == absl::StatusCode::kNotFound && options_.negative_timeout_s > 0) {
+      struct fuse_entry_param e;
+      std::memset(&e, 0, sizeof(e));
+      e.entry_timeout = options_.negative_timeout_s;
+      fuse_reply_entry(req, &e);
+      return;
+    }
+    return ReplyError(req, st.status(), "lookup", *path);
+  }
+  files_.Overlay(st->inode_id, &*st);
+  inodes_.Remember(st->inode_id, parent, name, *st);
+  struct fuse_entry_param e;
+  FillEntry(*st, &e);
+  if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(st->inode_id, 1);
+}
+
+void CairnFs::Forget(fuse_ino_t ino, uint64_t nlookup) { inodes_.Forget(ino, nlookup); }
+
+void CairnFs::GetAttr(fuse_req_t req, fuse_ino_t ino) {
+  auto st = StatIno(ino);
+  if (!st.ok()) return ReplyError(req, st.status(), "getattr", absl::StrCat("inode ", ino));
+  struct stat attr;
+  ToStat(*st, &ids_, options_.max_write_bytes, &attr);
+  fuse_reply_attr(req, &attr, options_.attr_timeout_s);
+}
+
+void CairnFs::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
+                      struct fuse_file_info* /*fi*/) {
+  auto path = inodes_.Path(ino);
+  if (!path.ok()) return ReplyError(req, path.status(), "setattr", absl::StrCat("inode ", ino));
+  // Attributes read within the attribute timeout: no-op changes (cp -a and tar chown/chmod
+  // to what a file already has) are skipped, and the reply needs no extra Stat.
+  const auto max_age_ms = static_cast<int64_t>(options_.attr_timeout_s * 1000);
+  std::optional<client::FileStatus> known = inodes_.FreshStatus(ino, max_age_ms);
+  if (to_set & FUSE_SET_ATTR_MODE) {
+    const uint32_t mode = attr->st_mode & 07777;
+    if (!known || known->mode != mode) {
+      if (Status s = fs_->SetPermission(*path, mode); !s.ok()) {
+        return ReplyError(req, s, "chmod", *path);
+      }
+    }
+    if (known) known->mode = mode;
+  }
+  if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+    const std::string user = (to_set & FUSE_SET_ATTR_UID) ? ids_.UserName(attr->st_uid) : "";
+    const std::string group = (to_set & FUSE_SET_ATTR_GID) ? ids_.GroupName(attr->st_gid) : "";
+    const bool same = known && (user.empty() || user == known->owner) &&
+                      (group.empty() || group == known->group);
+    if (!same) {
+      if (Status s = fs_->SetOwner(*path, user, group); !s.ok()) {
+        return ReplyError(req, s, "chown", *path);
+      }
+    }
+    if (known && !user.empty()) known->owner = user;
+    if (known && !group.empty()) known->group = group;
+  }
+  if (to_set & FUSE_SET_ATTR_SIZE) {
+    if (attr->st_size < 0) return (void)fuse_reply_err(req, EINVAL);
+    if (Status s = files_.Truncate(ino, static_cast<uint64_t>(attr->st_size)); !s.ok()) {
+      return ReplyError(req, s, "truncate", *path);
+    }
+    if (known) {
+      known->length = static_cast<uint64_t>(attr->st_size);
+      known->mtime_ms = WallMillis();
+    }
+  }
+  if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+                FUSE_SET_ATTR_MTIME_NOW)) {
+    const int64_t now = WallMillis();
+    const int64_t mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now
+                          : (to_set & FUSE_SET_ATTR_MTIME)   ? ToMillis(attr->st_mtim)
+                                                             : -1;
+    const int64_t atime = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now
+                          : (to_set & FUSE_SET_ATTR_ATIME)   ? ToMillis(attr->st_atim)
+                                                             : -1;
+    if (!files_.DeferTimes(ino, mtime, atime)) {
+      if (Status s = fs_->SetTimes(*path, mtime, atime); !s.ok()) {
+        return ReplyError(req, s, "utimens", *path);
+      }
+    }
+    if (known && mtime >= 0) known->mtime_ms = mtime;
+    if (known && atime >= 0) known->atime_ms = atime;
+  }
+  if (!known) return GetAttr(req, ino);
+  known->ctime_ms = WallMillis();
+  inodes_.UpdateStatus(ino, *known, /*fresh=*/false);
+  files_.Overlay(ino, &*known);
+  struct stat out;
+  ToStat(*known, &ids_, options_.max_write_bytes, &out);
+  fuse_reply_attr(req, &out, options_.attr_timeout_s);
+}
+
+void CairnFs::ReadLink(fuse_req_t req, fuse_ino_t ino) {
+  // A symlink's target never changes (only replacing the link changes the inode).
+  auto last = inodes_.LastStatus(ino);
+  if (last && last->type == client::FileType::kSymlink && !last->symlink_target.empty()) {
+    fuse_reply_readlink(req, last->symlink_target.c_str());
+    return;
+  }
+  auto st = StatIno(ino);
+  if (!st.ok()) return ReplyError(req, st.status(), "readlink", absl::StrCat("inode ", ino));
+  if (st->type != client::FileType::kSymlink) return (void)fuse_reply_err(req, EINVAL);
+  fuse_reply_readlink(req, st->symlink_target.c_str());
+}
+
+void CairnFs::MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+                    dev_t /*rdev*/) {
+  if (!S_ISREG(mode)) return (void)fuse_reply_err(req, EPERM);  // no devices, fifos or sockets
+  if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "mknod", name);
+  auto path = inodes_.ChildPath(parent, name);
+  if (!path.ok()) return ReplyError(req, path.status(), "mknod", name);
+  client::CreateOptions co;
+  co.mode = mode & 07777;
+  co.replication = options_.replication;
+  co.block_size = options_.block_size_bytes;
+  auto out = fs_->Create(*path, co);
+  if (!out.ok()) return ReplyError(req, out.status(), "mknod", *path);
+  if (Status s = (*out)->Close(); !s.ok()) return ReplyError(req, s, "mknod", *path);
+  if (Status s = ChownToCaller(req, *path, nullptr); !s.ok()) {
+    return ReplyError(req, s, "mknod", *path);
+  }
+  ReplyNewEntry(req, parent, name, *path);
+}
+
+void CairnFs::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "mkdir", name);
+  auto path = inodes_.ChildPath(parent, name);
+  if (!path.ok()) return ReplyError(req, path.status(), "mkdir", name);
+  if (Status s = fs_->Mkdir(*path, false, mode & 07777); !s.ok()) {
+    return ReplyError(req, s, "mkdir", *path);
+  }
+  if (Status s = ChownToCaller(req, *path, nullptr); !s.ok()) {
+    return ReplyError(req, s, "mkdir", *path);
+  }
+  ReplyNewEntry(req, parent, name, *path);
+}
+
+void CairnFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  auto path = inodes_.ChildPath(parent, name);
+  if (!path.ok()) return ReplyError(req, path.status(), "unlink", name);
+  if (uint64_t ino = inodes_.Find(parent, name); ino != 0) files_.PrepareRemoval(ino);
+  if (Status s = fs_->Delete(*path, false); !s.ok()) return ReplyError(req, s, "unlink", *path);
+  if (uint64_t gone = inodes_.Removed(parent, name); gone != 0) files_.Orphan(gone);
+  fuse_reply_err(req, 0);
+}
+
+void CairnFs::RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  auto path = inodes_.ChildPath(parent, name);
+  if (!path.ok()) return ReplyError(req, path.status(), "rmdir", name);
+  if (Status s = fs_->Delete(*path, false); !s.ok()) return ReplyError(req, s, "rmdir", *path);
+  inodes_.Removed(parent, name);
+  fuse_reply_err(req, 0);
+}
+
+void CairnFs::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "symlink", name);
+  auto path = inodes_.ChildPath(parent, name);
+  if (!path.ok()) return ReplyError(req, path.status(), "symlink", name);
+  if (Status s = fs_->CreateSymlink(target, *path); !s.ok()) {
+    return ReplyError(req, s, "symlink", *path);
+  }
+  if (Status s = ChownToCaller(req, *path, nullptr); !s.ok()) {
+    return ReplyError(req, s, "symlink", *path);
+  }
+  ReplyNewEntry(req, parent, name, *path);
+}
+
+void CairnFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+                     const char* newname, unsigned int flags) {
+  // RENAME_EXCHANGE and RENAME_WHITEOUT are not supported.
+  if (flags & ~static_cast<unsigned int>(RENAME_NOREPLACE)) return (void)fuse_reply_err(req, EINVAL);
+  if (Status s = NameError(newname); !s.ok()) return ReplyError(req, s, "rename", newname);
+  auto src = inodes_.ChildPath(parent, name);
+  if (!src.ok()) return ReplyError(req, src.status(), "rename", name);
+  auto dst = inodes_.ChildPath(newparent, newname);
+  if (!dst.ok()) return ReplyError(req, dst.status(), "rename", newname);
+  const uint64_t target = inodes_.Find(newparent, newname);
+  if (target != 0 && !(flags & RENAME_NOREPLACE)) files_.PrepareRemoval(target);
+  if (Status s = fs_->Rename(*src, *dst, (flags & RENAME_NOREPLACE) != 0); !s.ok()) {
+    return ReplyError(req, s, "rename", absl::StrCat(*src, " -> ", *dst));
+  }
+  if (uint64_t gone = inodes_.Renamed(parent, name, newparent, newname); gone != 0) {
+    files_.Orphan(gone);
+  }
+  fuse_reply_err(req, 0);
+}
+
+void CairnFs::Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+  auto h = files_.Open(ino, fi->flags);
+  if (!h.ok()) return ReplyError(req, h.status(), "open", absl::StrCat("inode ", ino));
+  fi->fh = reinterpret_cast<uintptr_t>(h->get());
+  fi->keep_cache = options_.kernel_cache ? 1 : 0;
+  FileHandle* raw = h->release();
+  if (fuse_reply_open(req, fi) != 0) {
+    files_.Release(std::unique_ptr<FileHandle>(raw)).IgnoreError();
+  }
+}
+
+void CairnFs::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                   struct fuse_file_info* fi) {
+  thread_local std::vector<char> buf;
+  if (buf.size() < size) buf.resize(size);
+  auto n = files_.Read(Handle(fi), static_cast<uint64_t>(off), size, buf.data());
+  if (!n.ok()) return ReplyError(req, n.status(), "read", absl::StrCat("inode ", ino));
+  fuse_reply_buf(req, buf.data(), *n);
+}
+
+void CairnFs::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+                    struct fuse_file_info* fi) {
+  if (Status s = files_.Write(Handle(fi), static_cast<uint64_t>(off), buf, size); !s.ok()) {
+    return ReplyError(req, s, "write", absl::StrCat("inode ", ino));
+  }
+  fuse_reply_write(req, size);
+}
+
+void CairnFs::Flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+  Status s = files_.Flush(Handle(fi));
+  if (!s.ok()) return ReplyError(req, s, "close", absl::StrCat("inode ", ino));
+  fuse_reply_err(req, 0);
+}
+
+void CairnFs::Release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+  Status s = files_.Release(std::unique_ptr<FileHandle>(Handle(fi)));
+  if (!s.ok()) LOG(WARNING) << "release of inode " << ino << ": " << s;
+  fuse_reply_err(req, 0);
+}
+
+void CairnFs::Fsync(fuse_req_t req, fuse_ino_t ino, int /*datasync*/,
+                    struct fuse_file_info* fi) {
+  Status s = files_.Fsync(Handle(fi));
+  if (!s.ok()) return ReplyError(req, s, "fsync", absl::StrCat("inode ", ino));
+  fuse_reply_err(req, 0);
+}
+
+void CairnFs::OpenDir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+  auto path = inodes_.Path(ino);
+  if (!path.ok()) return ReplyError(req, path.status(), "opendir", absl::StrCat("inode ", ino));
+  auto d = std::make_unique<DirHandle>();
+  d->ino = ino;
+  d->path = *path;
+  fi->fh = reinterpret_cast<uintptr_t>(d.get());
+  DirHandle* raw = d.release();
+  if (fuse_reply_open(req, fi) != 0) delete raw;
+}
+
+void CairnFs::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                      struct fuse_file_info* fi, bool plus) {
+  auto* d = reinterpret_cast<DirHandle*>(static_cast<uintptr_t>(fi->fh));
+  std::vector<char> buf(size);
+  size_t used = 0;
+  Status error;
+  {
+    // Released before the reply: once the kernel has it, RELEASEDIR may free `d`.
+    absl::MutexLock l(&d->mu);
+    error = FillDir(d, req, ino, off, plus, &buf, &used);
+  }
+  if (!error.ok() && used == 0) return ReplyError(req, error, "readdir", d->path);
+  fuse_reply_buf(req, buf.data(), used);
+}
+
+Status CairnFs::FillDir(DirHandle* d, fuse_req_t req, fuse_ino_t ino, off_t off, bool plus,
+                        std::vector<char>* buf, size_t* used) {
+  const size_t size = buf->size();
+  uint64_t next = static_cast<uint64_t>(off);
+  // Offsets: "." is 1, ".." is 2, entry k of the listing is 3 + k.
+  auto add = [&](const char* name, const client::FileStatus& st, bool remember) -> bool {
+    size_t n;
+    char* at = buf->data() + *used;
+    if (plus) {
+      struct fuse_entry_param e;
+      FillEntry(st, &e);
+      if (!remember) e.ino = 0;  // "." and "..": the kernel takes no reference
+      n = fuse_add_direntry_plus(req, at, size - *used, name, &e, static_cast<off_t>(next + 1));
+    } else {
+      struct stat attr;
+      std::memset(&attr, 0, sizeof(attr));
+      attr.st_ino = st.inode_id;
+      attr.st_mode = st.type == client::FileType::kDirectory ? S_IFDIR
+                     : st.type == client::FileType::kSymlink ? S_IFLNK
+                                                             : S_IFREG;
+      n = fuse_add_direntry(req, at, size - *used, name, &attr, static_cast<off_t>(next + 1));
+    }
+    if (n > size - *used) return false;
+    *used += n;
+    ++next;
+    return true;
+  };
+  client::FileStatus self;
+  self.inode_id = ino;
+  self.type = client::FileType::kDirectory;
+  if (next == 0 && !add(".", self, false)) return absl::OkStatus();
+  if (next == 1 && !add("..", self, false)) return absl::OkStatus();
+  while (true) {
+    const uint64_t k = next - 2;
+    if (k < d->base) {  // rewinddir/seekdir backwards: list again from the start
+      d->entries.clear();
+      d->base = 0;
+      d->more = true;
+      d->last_name.clear();
+    }
+    while (k >= d->base + d->entries.size() && d->more) {
+      d->base += d->entries.size();
+      d->entries.clear();
+      Status s = fs_->ListPage(d->path, d->last_name, kListPage, &d->entries, &d->more);
+      if (!s.ok()) {
+        d->more = true;
+        return s;
+      }
+      if (d->entries.empty()) d->more = false;
+      if (!d->entries.empty()) d->last_name = d->entries.back().name;
+    }
+    if (k >= d->base + d->entries.size()) return absl::OkStatus();  // end of the directory
+    client::FileStatus st = d->entries[k - d->base];
+    files_.Overlay(st.inode_id, &st);
+    if (!add(st.name.c_str(), st, true)) return absl::OkStatus();
+    if (plus) inodes_.Remember(st.inode_id, ino, st.name, st);
+  }
+}
+
+void CairnFs::ReleaseDir(fuse_req_t req, fuse_ino_t /*ino*/, struct fuse_file_info* fi) {
+  delete reinterpret_cast<DirHandle*>(static_cast<uintptr_t>(fi->fh));
+  fuse_reply_err(req, 0);
+}
+
+void CairnFs::StatFs(fuse_req_t req, fuse_ino_t /*ino*/) {
+  client::FsStats stats;
+  bool fresh_enough = false;
+  {
+    absl::MutexLock l(&statfs_mu_);
+    stats = statfs_cache_;
+    fresh_enough = statfs_at_ms_ != 0 && WallMillis() - statfs_at_ms_ < 1000;
+  }
+  if (!fresh_enough) {
+    auto fresh = fs_->GetFsStats();
+    if (!fresh.ok()) return ReplyError(req, fresh.status(), "statfs", "/");
+    stats = *fresh;
+    absl::MutexLock l(&statfs_mu_);
+    statfs_cache_ = stats;
+    statfs_at_ms_ = WallMillis();
+  }
+  struct statvfs sv;
+  std::memset(&sv, 0, sizeof(sv));
+  constexpr uint64_t kFrag = 4096;
+  sv.f_bsize = options_.max_write_bytes;
+  sv.f_frsize = kFrag;
+  sv.f_blocks = stats.capacity / kFrag;
+  sv.f_bfree = stats.remaining / kFrag;
+  sv.f_bavail = stats.remaining / kFrag;
+  constexpr uint64_t kInodes = 1ull << 40;  // the namespace has no fixed inode limit
+  sv.f_files = kInodes;
+  sv.f_ffree = kInodes - std::min<uint64_t>(kInodes, stats.files);
+  sv.f_favail = sv.f_ffree;
+  sv.f_namemax = kMaxName;
+  fuse_reply_statfs(req, &sv);
+}
+
+void CairnFs::Access(fuse_req_t req, fuse_ino_t ino, int mask) {
+  // Only called without -o default_permissions (else the kernel checks modes itself).
+  auto st = StatIno(ino);
+  if (!st.ok()) return ReplyError(req, st.status(), "access", absl::StrCat("inode ", ino));
+  const struct fuse_ctx* ctx = fuse_req_ctx(req);
+  if (mask == F_OK) return (void)fuse_reply_err(req, 0);
+  const uint32_t mode = st->mode;
+  if (ctx->uid == 0) {
+    const bool exec_ok = st->type == client::FileType::kDirectory || (mode & 0111) != 0;
+    return (void)fuse_reply_err(req, (mask & X_OK) && !exec_ok ? EACCES : 0);
+  }
+  uint32_t bits;
+  if (ids_.Uid(st->owner) == ctx->uid) {
+    bits = (mode >> 6) & 7;
+  } else if (ids_.Gid(st->group) == ctx->gid) {
+    bits = (mode >> 3) & 7;
+  } else {
+    bits = mode & 7;
+  }
+  const uint32_t need = ((mask & R_OK) ? 4 : 0) | ((mask & W_OK) ? 2 : 0) | ((mask & X_OK) ? 1 : 0);
+  fuse_reply_err(req, (bits & need) == need ? 0 : EACCES);
+}
+
+void CairnFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+                     struct fuse_file_info* fi) {
+  if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "create", name);
+  auto path = inodes_.ChildPath(parent, name);
+  if (!path.ok()) return ReplyError(req, path.status(), "create", name);
+  client::CreateOptions co;
+  co.mode = mode & 07777;
+  co.replication = options_.replication;
+  co.block_size = options_.block_size_bytes;
+  auto out = fs_->Create(*path, co);
+  struct fuse_entry_param e;
+  if (!out.ok()) {
+    if (out.status().code() != absl::StatusCode::kAlreadyExists || (fi->flags & O_EXCL)) {
+      return ReplyError(req, out.status(), "create", *path);
+    }
+    // Created meanwhile by someone else, and no O_EXCL: open the existing file.
+    auto st = fs_->Stat(*path);
+    if (!st.ok()) return ReplyError(req, st.status(), "create", *path);
+    if (st->type == client::FileType::kDirectory) return (void)fuse_reply_err(req, EISDIR);
+    auto h = files_.Open(st->inode_id, fi->flags);
+    if (!h.ok()) return ReplyError(req, h.status(), "create", *path);
+    files_.Overlay(st->inode_id, &*st);
+    inodes_.Remember(st->inode_id, parent, name, *st);
+    FillEntry(*st, &e);
+    FileHandle* raw = h->release();
+    fi->fh = reinterpret_cast<uintptr_t>(raw);
+    if (fuse_reply_create(req, &e, fi) != 0) {
+      files_.Release(std::unique_ptr<FileHandle>(raw)).IgnoreError();
+      inodes_.Forget(st->inode_id, 1);
+    }
+    return;
+  }
+  client::FileStatus st;
+  st.inode_id = (*out)->inode_id();
+  st.type = client::FileType::kFile;
+  st.name = name;
+  st.mode = mode & 07777;
+  st.owner = fs_->options().user;
+  st.group = fs_->options().group;
+  st.mtime_ms = st.atime_ms = st.ctime_ms = WallMillis();
+  st.under_construction = true;
+  if (Status s = ChownToCaller(req, *path, &st); !s.ok()) {
+    (*out)->Close().IgnoreError();
+    return ReplyError(req, s, "create", *path);
+  }
+  inodes_.Remember(st.inode_id, parent, name, st);
+  std::unique_ptr<FileHandle> h = files_.OpenCreated(st.inode_id, fi->flags, std::move(*out));
+  FillEntry(st, &e);
+  FileHandle* raw = h.release();
+  fi->fh = reinterpret_cast<uintptr_t>(raw);
+  fi->keep_cache = options_.kernel_cache ? 1 : 0;
+  if (fuse_reply_create(req, &e, fi) != 0) {
+    files_.Release(std::unique_ptr<FileHandle>(raw)).IgnoreError();
+    inodes_.Forget(st.inode_id, 1);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table of trampolines.
+
+const fuse_lowlevel_ops* CairnFs::Ops() {
+  static const fuse_lowlevel_ops ops = [] {
+    fuse_lowlevel_ops o;
+    std::memset(&o, 0, sizeof(o));
+    o.init = [](void* userdata, struct fuse_conn_info* conn) {
+      static_cast<CairnFs*>(userdata)->Init(conn);
+    };
+    o.destroy = [](void* userdata) { static_cast<CairnFs*>(userdata)->Destroy(); };
+    o.lookup = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
+      Self(req)->Lookup(req, parent, name);
+    };
+    o.forget = [](fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+      Self(req)->Forget(ino, nlookup);
+      fuse_reply_none(req);
+    };
+    o.forget_multi = [](fuse_req_t req, size_t count, struct fuse_forget_data* forgets) {
+      for (size_t i = 0; i < count; ++i) Self(req)->Forget(forgets[i].ino, forgets[i].nlookup);
+      fuse_reply_none(req);
+    };
+    o.getattr = [](fuse_req_t req, fuse_ino_t ino, struct fuse_file_info*) {
+      Self(req)->GetAttr(req, ino);
+    };
+    o.setattr = [](fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
+                   struct fuse_file_info* fi) { Self(req)->SetAttr(req, ino, attr, to_set, fi); };
+    o.readlink = [](fuse_req_t req, fuse_ino_t ino) { Self(req)->ReadLink(req, ino); };
+    o.mknod = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+      Self(req)->MkNod(req, parent, name, mode, rdev);
+    };
+    o.mkdir = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+      Self(req)->MkDir(req, parent, name, mode);
+    };
+    o.unlink = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
+      Self(req)->Unlink(req, parent, name);
+    };
+    o.rmdir = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
+      Self(req)->RmDir(req, parent, name);
+    };
+    o.symlink = [](fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+      Self(req)->Symlink(req, link, parent, name);
+    };
+    o.rename = [](fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+                  const char* newname, unsigned int flags) {
+      Self(req)->Rename(req, parent, name, newparent, newname, flags);
+    };
+    o.link = [](fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
+      fuse_reply_err(req, EPERM);  // Cairn has no hard links
+    };
+    o.open = [](fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+      Self(req)->Open(req, ino, fi);
+    };
+    o.read = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                struct fuse_file_info* fi) { Self(req)->Read(req, ino, size, off, fi); };
+    o.write = [](fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+                 struct fuse_file_info* fi) { Self(req)->Write(req, ino, buf, size, off, fi); };
+    o.flush = [](fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+      Self(req)->Flush(req, ino, fi);
+    };
+    o.release = [](fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+      Self(req)->Release(req, ino, fi);
+    };
+    o.fsync = [](fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info* fi) {
+      Self(req)->Fsync(req, ino, datasync, fi);
+    };
+    o.opendir = [](fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+      Self(req)->OpenDir(req, ino, fi);
+    };
+    o.readdir = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                   struct fuse_file_info* fi) { Self(req)->ReadDir(req, ino, size, off, fi, false); };
+    o.readdirplus = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info* fi) {
+      Self(req)->ReadDir(req, ino, size, off, fi, true);
+    };
+    o.releasedir = [](fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+      Self(req)->ReleaseDir(req, ino, fi);
+    };
+    o.fsyncdir = [](fuse_req_t req, fuse_ino_t, int, struct fuse_file_info*) {
+      fuse_reply_err(req, 0);  // namespace changes are durable when they return
+    };
+    o.statfs = [](fuse_req_t req, fuse_ino_t ino) { Self(req)->StatFs(req, ino); };
+    o.access = [](fuse_req_t req, fuse_ino_t ino, int mask) { Self(req)->Access(req, ino, mask); };
+    o.create = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+                  struct fuse_file_info* fi) { Self(req)->Create(req, parent, name, mode, fi); };
+    return o;
+  }();
+  return &ops;
+}
+
+}  // namespace cairn::fuse
