@@ -71,6 +71,8 @@ void Downstream::Fail(const std::string& error, std::vector<std::string> failed)
     queue_.clear();
     queued_bytes_ = 0;
   }
+  // End the call so that neither side waits for the other any longer.
+  ctx_.TryCancel();
   LOG(WARNING) << "pipeline to " << target_.address() << " failed: " << error;
   if (on_failure_) on_failure_(error, std::move(failed));
 }

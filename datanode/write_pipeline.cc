@@ -85,9 +85,33 @@ grpc::Status RunWritePipeline(const PipelineEnv& env, grpc::ServerContext* ctx,
   Upstream up(stream);
   const uint32_t need = std::max<uint64_t>(1, header.min_replicas());
 
+  // Pipeline recovery of a replica this node already finalized: it keeps it (under the new
+  // generation stamp) and only acknowledges the packets that are resent.
+  uint64_t finalized_length = 0;
+  bool already_finalized = false;
+  if (header.recovery()) {
+    auto existing = env.store->GetReplica(block_id);
+    if (existing.ok() && existing->state == ReplicaState::kFinalized &&
+        existing->generation_stamp < gs) {
+      Status s = env.store->CommitRecovery(block_id, gs, existing->length);
+      if (!s.ok()) {
+        up.Error(absl::StrCat(name, " on ", env.self_uuid, ": ", s.message()), {env.self_uuid},
+                 s.code());
+        return ToGrpcStatus(s);
+      }
+      already_finalized = true;
+      finalized_length = existing->length;
+    }
+  }
   StatusOr<std::unique_ptr<ReplicaWriter>> writer =
-      header.recovery() ? env.store->RecoverReplica(block_id, gs)
-                        : env.store->CreateReplica(block_id, gs, header.expected_length_bytes());
+      already_finalized ? StatusOr<std::unique_ptr<ReplicaWriter>>(nullptr)
+      : header.recovery() ? env.store->RecoverReplica(block_id, gs)
+                          : env.store->CreateReplica(block_id, gs, header.expected_length_bytes());
+  if (!writer.ok() && header.recovery() && writer.status().code() == absl::StatusCode::kNotFound) {
+    // The pipeline broke before this node got anything: start the replica now (a resend that
+    // does not start at offset 0 is refused below as a gap).
+    writer = env.store->CreateReplica(block_id, gs, header.expected_length_bytes());
+  }
   if (!writer.ok() && header.is_replication() &&
       writer.status().code() == absl::StatusCode::kAlreadyExists) {
     // A copy left over from an earlier, interrupted transfer: replace it.
@@ -129,7 +153,7 @@ grpc::Status RunWritePipeline(const PipelineEnv& env, grpc::ServerContext* ctx,
 
   Status local;
   bool got_last = false;
-  uint64_t expected_offset = (*writer)->length();
+  uint64_t expected_offset = already_finalized ? finalized_length : (*writer)->length();
   while (!got_last && stream->Read(&req)) {
     if (!req.has_packet()) {
       local = absl::InvalidArgumentError(absl::StrCat(name, ": message without a packet"));
@@ -148,17 +172,30 @@ grpc::Status RunWritePipeline(const PipelineEnv& env, grpc::ServerContext* ctx,
     if (env.options->write_delay_ms_for_tests > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(env.options->write_delay_ms_for_tests));
     }
-    if (!p.data().empty()) local = (*writer)->Write(p.offset_bytes(), p.data().data(), p.data().size());
-    if (local.ok() && p.sync()) local = (*writer)->Sync();
-    if (local.ok() && p.last()) {
-      local = (*writer)->Finalize();
-      if (local.ok()) {
+    if (already_finalized) {
+      // Resent packets of a block this node has in full: nothing to write.
+      if (p.offset_bytes() + p.data().size() > finalized_length) {
+        local = absl::InvalidArgumentError(absl::StrCat(
+            name, ": packet beyond the finalized replica's ", finalized_length, " bytes"));
+      } else if (p.last()) {
         auto info = env.store->GetReplica(block_id);
         if (info.ok()) env.listener->ReplicaFinalized(*info);
       }
+    } else {
+      if (!p.data().empty()) {
+        local = (*writer)->Write(p.offset_bytes(), p.data().data(), p.data().size());
+      }
+      if (local.ok() && p.sync()) local = (*writer)->Sync();
+      if (local.ok() && p.last()) {
+        local = (*writer)->Finalize();
+        if (local.ok()) {
+          auto info = env.store->GetReplica(block_id);
+          if (info.ok()) env.listener->ReplicaFinalized(*info);
+        }
+      }
     }
     if (!local.ok()) break;
-    expected_offset = p.offset_bytes() + p.data().size();
+    expected_offset = already_finalized ? finalized_length : p.offset_bytes() + p.data().size();
     got_last = p.last();
     const uint64_t seqno = p.seqno();
     if (down) down->Push(std::move(req));

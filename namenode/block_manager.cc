@@ -117,7 +117,7 @@ void BlockManager::Remove(const std::vector<cairn::v1::BlockRecord>& blocks) {
 }
 
 void BlockManager::AddReplicaLocked(uint64_t block_id, const std::string& uuid,
-                                    const cairn::v1::ReplicaReport& r) {
+                                    const cairn::v1::ReplicaReport& r, bool full_report) {
   auto it = blocks_.find(block_id);
   const uint64_t gs = r.block().generation_stamp();
   if (it == blocks_.end()) {
@@ -135,6 +135,14 @@ void BlockManager::AddReplicaLocked(uint64_t block_id, const std::string& uuid,
     return;
   }
   if (gs > b.generation_stamp) return;  // ahead of the namespace: ignore until it catches up
+  if (full_report && b.complete && !finalized) {
+    // A copy that stopped before the end (its writer or the DataNode went away): useless.
+    VLOG(1) << "DataNode " << uuid << " holds an unfinished copy of complete blk_" << block_id;
+    ScheduleDelete(uuid, block_id, gs);
+    b.replicas.erase(uuid);
+    by_node_[uuid].erase(block_id);
+    return;
+  }
   if (b.complete && finalized && r.block().length_bytes() != b.length) {
     LOG(WARNING) << "DataNode " << uuid << " holds blk_" << block_id << "_" << gs << " with "
                  << r.block().length_bytes() << " bytes, expected " << b.length << ": corrupt";
@@ -159,7 +167,7 @@ void BlockManager::ProcessFullReport(
   std::set<uint64_t> reported;
   for (const auto& r : reports) {
     reported.insert(r.block().block_id());
-    AddReplicaLocked(r.block().block_id(), uuid, r);
+    AddReplicaLocked(r.block().block_id(), uuid, r, /*full_report=*/true);
   }
   auto& held = by_node_[uuid];
   for (auto it = held.begin(); it != held.end();) {
@@ -177,7 +185,9 @@ void BlockManager::ProcessFullReport(
 void BlockManager::ProcessIncremental(const cairn::v1::ReportIncrementalBlocksRequest& req) {
   absl::MutexLock l(&mu_);
   const std::string& uuid = req.datanode_uuid();
-  for (const auto& r : req.received()) AddReplicaLocked(r.block().block_id(), uuid, r);
+  for (const auto& r : req.received()) {
+    AddReplicaLocked(r.block().block_id(), uuid, r, /*full_report=*/false);
+  }
   for (const auto& d : req.deleted()) {
     auto it = blocks_.find(d.block_id());
     if (it != blocks_.end()) {

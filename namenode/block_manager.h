@@ -92,7 +92,8 @@ class BlockManager {
   void ScheduleDelete(const std::string& uuid, uint64_t block_id, uint64_t gs)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddReplicaLocked(uint64_t block_id, const std::string& uuid,
-                        const cairn::v1::ReplicaReport& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                        const cairn::v1::ReplicaReport& r, bool full_report)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   DataNodeManager* const datanodes_;
   mutable absl::Mutex mu_;

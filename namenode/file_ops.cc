@@ -155,6 +155,15 @@ void FileOps::AddBlock(const cairn::v1::AddBlockRequest& req, cairn::v1::AddBloc
 void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
                            cairn::v1::CompleteFileResponse* resp, Done done) {
   if (Status s = CheckWritable(); !s.ok()) return done(s);
+  {
+    // Only the lease holder may complete (checked again in the mutation).
+    auto inode = req.inode_id() != 0 ? store_->GetInode(req.inode_id()) : store_->ResolvePath(req.path());
+    if (!inode.ok()) return done(inode.status());
+    if (!inode->lease_holder().empty() && inode->lease_holder() != req.client_name()) {
+      return done(absl::FailedPreconditionError(absl::StrCat(
+          req.path(), ": lease is held by another writer (", inode->lease_holder(), ")")));
+    }
+  }
   if (req.has_last()) {
     // The last block needs one finalized replica of the declared length first.
     BlockEntry entry;
@@ -260,7 +269,9 @@ void FileOps::GetBlockLocations(const cairn::v1::GetBlockLocationsRequest& req,
     return done(IsADirectoryError(absl::StrCat(req.path(), ": is a directory")));
   }
   ToFileInfo(*inode, resp->mutable_info());
-  const uint64_t end = req.length_bytes() == 0 ? UINT64_MAX : req.offset_bytes() + req.length_bytes();
+  const uint64_t end = req.length_bytes() == 0 || req.length_bytes() > UINT64_MAX - req.offset_bytes()
+                           ? UINT64_MAX
+                           : req.offset_bytes() + req.length_bytes();
   uint64_t offset = 0;
   for (const auto& rec : inode->blocks()) {
     const uint64_t block_end = offset + rec.length_bytes();
@@ -400,6 +411,7 @@ Status FileOps::RecoverLease(const std::string& client, uint64_t inode_id) {
     }
     DataNodeChannels channels;
     std::vector<std::string> responders;
+    std::vector<std::pair<std::string, uint64_t>> replies;
     for (const auto& uuid : holders) {
       const std::string addr = datanodes_->AddressOf(uuid);
       if (addr.empty() || !datanodes_->IsUsableSource(uuid)) continue;
@@ -410,7 +422,15 @@ Status FileOps::RecoverLease(const std::string& client, uint64_t inode_id) {
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
       grpc::Status gs = channels.Get(addr)->GetReplicaInfo(&ctx, rq, &rs);
       if (!gs.ok() || rs.block().generation_stamp() < last.generation_stamp()) continue;
-      agreed = std::min(agreed, rs.block().length_bytes());
+      replies.emplace_back(uuid, rs.block().length_bytes());
+    }
+    // Bytes readers may already have seen (hflush) must survive: replicas shorter than the
+    // visible length (an async follower lagging behind) are left out, unless all are.
+    bool any_long = false;
+    for (const auto& [uuid, len] : replies) any_long |= len >= last.length_bytes();
+    for (const auto& [uuid, len] : replies) {
+      if (any_long && len < last.length_bytes()) continue;
+      agreed = std::min(agreed, len);
       responders.push_back(uuid);
     }
     if (responders.empty()) {

@@ -585,9 +585,13 @@ TEST_F(DataPathProtocolTest, MalformedWriteBlockStreams) {
     EXPECT_FALSE(r.first_error().empty());
   }
   {
+    // The node starts the replica afresh (the pipeline broke before it got anything), but a
+    // resend that does not start at offset 0 is a gap.
     SCOPED_TRACE("recovery of a replica the node never had");
-    RawWriteResult r = RawWrite(dn.get(), {Header(FakeBlockId(10), 2, /*recovery=*/true)});
-    EXPECT_GRPC(StatusCode::NOT_FOUND, r.status);
+    RawWriteResult r = RawWrite(dn.get(), {Header(FakeBlockId(10), 2, /*recovery=*/true),
+                                           Packet(0, 4096, chunk, true)});
+    EXPECT_GRPC(StatusCode::INVALID_ARGUMENT, r.status);
+    EXPECT_FALSE(r.first_error().empty());
   }
   {
     SCOPED_TRACE("an unreachable downstream DataNode");
@@ -613,10 +617,19 @@ TEST_F(DataPathProtocolTest, MalformedWriteBlockStreams) {
     EXPECT_FALSE(r.first_error().empty());
   }
   {
+    // A survivor that already finalized the block keeps it under the new stamp and
+    // acknowledges the resent packets.
     SCOPED_TRACE("pipeline recovery of a finalized replica");
-    RawWriteResult r = RawWrite(dn.get(), {Header(b.block_id, b.generation_stamp + 1, true),
+    RawWriteResult w = RawWrite(dn.get(), {Header(FakeBlockId(13), 1), Packet(0, 0, chunk, true)});
+    ASSERT_TRUE(w.status.ok()) << w.status.error_message();
+    RawWriteResult r = RawWrite(dn.get(), {Header(FakeBlockId(13), 2, true),
                                            Packet(0, 0, chunk, true)});
-    EXPECT_GRPC(StatusCode::FAILED_PRECONDITION, r.status);
+    EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+    auto rec = store->GetReplica(FakeBlockId(13));
+    ASSERT_TRUE(rec.ok()) << rec.status();
+    EXPECT_EQ(rec->generation_stamp, 2u);
+    EXPECT_EQ(rec->length, chunk.size());
+    EXPECT_EQ(rec->state, datanode::ReplicaState::kFinalized);
   }
   {
     SCOPED_TRACE("RecoverReplica from an old epoch, or longer than the replica");
@@ -652,7 +665,7 @@ TEST_F(DataPathProtocolTest, MalformedWriteBlockStreams) {
 // BUG: datanode/downstream.cc: on an error ack AckLoop() calls stream_->Finish() (line 122)
 // without cancelling the call, and SendLoop() leaves on failure (line 87) without WritesDone(),
 // so the follower keeps waiting in Read() for more packets while the first DataNode waits in
-// Finish() for the follower: RunWritePipeline (write_pipeline.cc, `down->Wait()` after the last
+// Finish() for the follower: RunWritePipeline (write_pipeline.cc:192 `down->Wait()` after the last
 // packet) never returns, the writer's stream never ends, the transfer stays counted, and
 // DataNode::Shutdown() hangs in grpc::Server::Shutdown until the follower is stopped first
 // (seen as a hung MiniCluster teardown when the last node of a sync pipeline dies mid-block).
