@@ -93,9 +93,11 @@ class AdminImpl final : public Admin {
 }  // namespace
 
 StatusOr<std::unique_ptr<Admin>> Admin::Connect(const ClientOptions& options) {
-  auto ch = grpc::CreateChannel(options.namenode, grpc::InsecureChannelCredentials());
+  auto ch = grpc::CreateCustomChannel(options.namenode, grpc::InsecureChannelCredentials(),
+                                      NameNodeChannelArgs());
   if (!ch->WaitForConnected(std::chrono::system_clock::now() +
-                            std::chrono::milliseconds(std::min<int64_t>(options.rpc_timeout_ms, 10000)))) {
+                            std::chrono::milliseconds(std::min<int64_t>(
+                                options.rpc_timeout_ms, options.connect_timeout_ms)))) {
     return absl::UnavailableError("cannot reach the NameNode at " + options.namenode);
   }
   return std::unique_ptr<Admin>(new AdminImpl(options, std::move(ch)));

@@ -81,13 +81,11 @@ StatusOr<std::unique_ptr<FileSystem>> FileSystem::Connect(const ClientOptions& o
     o.client_name = absl::StrCat("cairn-client-", host, "-", getpid(), "-", absl::Hex(rd()));
   }
   if (o.rpc_timeout_ms <= 0) return absl::InvalidArgumentError("rpc timeout must be positive");
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
+  grpc::ChannelArguments args = NameNodeChannelArgs();
   // Each FileSystem gets its own connection (benchmarks open many).
   args.SetInt("grpc.use_local_subchannel_pool", 1);
   auto channel = grpc::CreateCustomChannel(o.namenode, grpc::InsecureChannelCredentials(), args);
-  const int64_t connect_ms = std::min<int64_t>(o.rpc_timeout_ms, 10000);
+  const int64_t connect_ms = std::min<int64_t>(o.rpc_timeout_ms, o.connect_timeout_ms);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() +
                                  std::chrono::milliseconds(connect_ms))) {
     return absl::UnavailableError(absl::StrCat("cannot reach the NameNode at ", o.namenode));
@@ -281,7 +279,8 @@ Status FileSystemImpl::Touch(const std::string& path) {
   req.set_group(options_.group);
   cairn::v1::CreateFileResponse resp;
   Status s = Call(&NameNodeService::Stub::CreateFile, req, &resp, false);
-  if (s.code() != absl::StatusCode::kAlreadyExists) return s;
+  // Something is there already (a file, a symlink or a directory): touch its times.
+  if (s.code() != absl::StatusCode::kAlreadyExists && PosixName(s) != "EISDIR") return s;
   const int64_t now = WallMillis();
   return SetTimes(path, now, now);
 }

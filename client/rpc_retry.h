@@ -23,10 +23,14 @@ Status CallNameNode(Stub* stub,
                     const Req& req, Resp* resp, int64_t timeout_ms, Idempotent idempotent) {
   const int64_t give_up = MonoMillis() + timeout_ms;
   int64_t backoff_ms = 20;
+  bool retrying = false;
   while (true) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::milliseconds(std::max<int64_t>(1, give_up - MonoMillis())));
+    // A retry waits for the channel to reconnect (within the deadline) instead of failing
+    // at once while the connection is being re-established.
+    if (retrying) ctx.set_wait_for_ready(true);
     grpc::Status s = (stub->*method)(&ctx, req, resp);
     if (s.ok()) return absl::OkStatus();
     const bool transient = s.error_code() == grpc::StatusCode::UNAVAILABLE ||
@@ -36,7 +40,20 @@ Status CallNameNode(Stub* stub,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
     backoff_ms = std::min<int64_t>(backoff_ms * 2, 1000);
+    retrying = true;
   }
+}
+
+// Channel arguments for NameNode connections: large messages and a quick reconnect after the
+// NameNode restarts (gRPC's default backoff grows to minutes).
+inline grpc::ChannelArguments NameNodeChannelArgs() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return args;
 }
 
 }  // namespace cairn::client

@@ -43,6 +43,10 @@ Heartbeater::Heartbeater(const DataNodeOptions& options, BlockStore* store,
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
   args.SetMaxSendMessageSize(256 << 20);
+  // Re-register quickly after the NameNode restarts.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   stub_ = cairn::v1::NameNodeService::NewStub(
       grpc::CreateCustomChannel(options_.namenode, grpc::InsecureChannelCredentials(), args));
 }

@@ -28,6 +28,7 @@ enum class AckMode { kDefault, kSync, kSemiSync, kAsync };
 struct ClientOptions {
   std::string namenode = "127.0.0.1:8020";  // host:port
   int64_t rpc_timeout_ms = 30000;           // deadline of each NameNode call
+  int64_t connect_timeout_ms = 10000;       // Connect() gives up after this (or rpc_timeout_ms)
   int64_t data_timeout_ms = 60000;          // deadline of one DataNode stream without progress
   std::string user;                         // owner of new files; "" = the effective user
   std::string group;                        // "" = the effective group

@@ -41,12 +41,15 @@ int main(int argc, char** argv) {
   cairn::cli::Context ctx;
   if (const char* env = std::getenv("CAIRN_NAMENODE"); env && *env) ctx.options.namenode = env;
   ctx.options.rpc_timeout_ms = 30000;
+  ctx.options.connect_timeout_ms = 3000;
 
   CLI::App app{"cairn: the Cairn distributed file system command-line tool"};
   app.require_subcommand(1);
   app.add_option("--namenode", ctx.options.namenode,
                  "NameNode address HOST:PORT (default $CAIRN_NAMENODE or 127.0.0.1:8020)");
   app.add_option("--timeout-ms", ctx.options.rpc_timeout_ms, "Deadline of each NameNode call");
+  app.add_option("--connect-timeout-ms", ctx.options.connect_timeout_ms,
+                 "How long to try reaching the NameNode");
   cairn::cli::Runner run;
   cairn::cli::AddNamespaceCommands(app, ctx, &run);
   cairn::cli::AddIoCommands(app, ctx, &run);

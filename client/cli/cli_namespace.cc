@@ -18,6 +18,10 @@ std::string ModeString(FileType type, uint32_t mode) {
   std::string s = type == FileType::kDirectory ? "d" : type == FileType::kSymlink ? "l" : "-";
   const char* rwx = "rwxrwxrwx";
   for (int i = 0; i < 9; ++i) s += (mode & (0400 >> i)) ? rwx[i] : '-';
+  // setuid, setgid, sticky: s/S, s/S, t/T in the execute columns.
+  if (mode & 04000) s[3] = s[3] == 'x' ? 's' : 'S';
+  if (mode & 02000) s[6] = s[6] == 'x' ? 's' : 'S';
+  if (mode & 01000) s[9] = s[9] == 'x' ? 't' : 'T';
   return s;
 }
 

@@ -88,6 +88,11 @@ StatusOr<pid_t> Spawn(const SpawnSpec& spec) {
       dup2(out, STDOUT_FILENO) < 0 || dup2(err, STDERR_FILENO) < 0) {
     _exit(126);
   }
+  // Not every descriptor of the test is close-on-exec (gRPC's sockets are not): close them,
+  // so that a child does not keep the test's connections open.
+  if (close_range(3, ~0U, 0) != 0) {
+    for (int fd = 3; fd < 1024; ++fd) close(fd);
+  }
   execve(argv[0], argv.data(), env);
   const char msg[] = "process_cluster: execve failed\n";
   ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
