@@ -25,6 +25,7 @@
 #include "datanode/block_store.h"
 #include "namenode/safe_mode.h"
 #include "proto/datanode.grpc.pb.h"
+#include "tests/testutil/fs_helpers.h"
 #include "tests/testutil/mini_cluster.h"
 
 namespace cairn::testing {
@@ -36,53 +37,13 @@ using client::CreateOptions;
 using client::FileSystem;
 using client::SafeModeAction;
 
-constexpr size_t kMiB = 1 << 20;
 // How long self-healing may take (the issue asks for "within a bound", e.g. 20 s). Healthy
 // runs need 0.5-4 s with the intervals of FastOptions().
 constexpr int64_t kHealMs = 15000;
 
-#define ASSERT_OK(expr)                          \
-  do {                                           \
-    const ::absl::Status _s = (expr);            \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s; \
-  } while (0)
-#define EXPECT_OK(expr)                          \
-  do {                                           \
-    const ::absl::Status _s = (expr);            \
-    EXPECT_TRUE(_s.ok()) << #expr << ": " << _s; \
-  } while (0)
 
-Status WriteFile(FileSystem* fs, const std::string& path, const std::string& data,
-                 CreateOptions co = {}, size_t chunk = 100000) {
-  ASSIGN_OR_RETURN(auto out, fs->Create(path, co));
-  for (size_t off = 0; off < data.size(); off += chunk) {
-    RETURN_IF_ERROR(out->Write(data.data() + off, std::min(chunk, data.size() - off)));
-  }
-  return out->Close();
-}
 
-StatusOr<std::string> ReadFile(FileSystem* fs, const std::string& path) {
-  ASSIGN_OR_RETURN(auto in, fs->Open(path));
-  std::string out(in->length(), '\0');
-  size_t done = 0;
-  while (done < out.size()) {
-    ASSIGN_OR_RETURN(size_t n,
-                     in->Read(out.data() + done, std::min<size_t>(300001, out.size() - done)));
-    if (n == 0) break;
-    done += n;
-  }
-  out.resize(done);
-  return out;
-}
 
-// Reports where two byte strings first differ (gtest would print megabytes).
-::testing::AssertionResult SameBytes(const std::string& got, const std::string& want) {
-  if (got == want) return ::testing::AssertionSuccess();
-  size_t i = 0;
-  while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
-  return ::testing::AssertionFailure() << "got " << got.size() << " bytes, want " << want.size()
-                                       << ", first difference at offset " << i;
-}
 
 // Inverts `n` bytes of a file at `offset` (a replica corrupted on disk).
 Status FlipBytes(const std::string& path, uint64_t offset, size_t n) {
@@ -99,9 +60,6 @@ Status FlipBytes(const std::string& path, uint64_t offset, size_t n) {
   return f ? absl::OkStatus() : absl::InternalError(path + ": write failed");
 }
 
-bool Contains(const std::vector<std::string>& v, const std::string& s) {
-  return std::find(v.begin(), v.end(), s) != v.end();
-}
 
 // Reads a whole replica straight from one DataNode (not through the client's failover).
 StatusOr<std::string> ReadReplicaFrom(const std::string& address, const BlockInfo& b) {
