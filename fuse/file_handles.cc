@@ -94,6 +94,11 @@ Status ClusterReader::EnsureOpenLocked() {
 }
 
 void ClusterReader::Fetch(uint64_t index, const std::shared_ptr<Chunk>& chunk) {
+  {
+    absl::MutexLock l(&mu_);
+    if (chunk->started) return;
+    chunk->started = true;
+  }
   const uint64_t off = index * chunk_bytes_;
   std::string data(std::min<uint64_t>(chunk_bytes_, length_ - off), '\0');
   size_t done = 0;
@@ -153,11 +158,14 @@ StatusOr<size_t> ClusterReader::Read(uint64_t off, size_t n, char* buf) {
     if (it == chunks_.end()) {
       c = std::make_shared<Chunk>();
       chunks_[idx] = c;
-      mu_.Unlock();
-      Fetch(idx, c);  // takes mu_ to publish
-      mu_.Lock();
     } else {
       c = it->second;
+    }
+    if (!c->started) {
+      // Not fetched yet (or its read-ahead still waits in the pool's queue): fetch it here.
+      mu_.Unlock();
+      Fetch(idx, c);
+      mu_.Lock();
     }
     mu_.Await(absl::Condition(
         +[](Chunk* ch) ABSL_NO_THREAD_SAFETY_ANALYSIS { return ch->ready; }, c.get()));
@@ -197,6 +205,17 @@ OpenFileManager::OpenFileManager(client::FileSystem* fs, InodeTable* inodes,
     : fs_(fs), inodes_(inodes), options_(options), readahead_pool_(4) {}
 
 OpenFileManager::~OpenFileManager() {
+  // Files still open at unmount (FlushAll wrote them back): their clean staged copies go.
+  absl::flat_hash_map<uint64_t, std::shared_ptr<OpenFile>> open;
+  {
+    absl::MutexLock l(&mu_);
+    open.swap(open_);
+  }
+  for (auto& [ino, f] : open) {
+    absl::MutexLock l(&f->mu);
+    if (f->dirty) f->keep_staged = true;
+    DropStagedLocked(f.get());
+  }
   if (!staging_dir_.empty() && rmdir(staging_dir_.c_str()) != 0 && errno == ENOTEMPTY) {
     LOG(WARNING) << "staged copies of files that could not be written back remain in "
                  << staging_dir_;
@@ -264,6 +283,7 @@ Status OpenFileManager::CloseStreamLocked(OpenFile* f) {
   if (f->mode != OpenFile::Mode::kStreaming) return absl::OkStatus();
   Status s = f->out->Close();
   f->out.reset();
+  on_change_(f->ino);
   if (f->orphaned) s = absl::OkStatus();  // the file is gone: nobody can see the data
   f->mode = OpenFile::Mode::kClean;
   f->generation.fetch_add(1);
@@ -297,6 +317,7 @@ Status OpenFileManager::TruncateToZeroLocked(OpenFile* f) {
       if (f->orphaned) return WithPosix(absl::NotFoundError("file was removed"), "ESTALE");
       ASSIGN_OR_RETURN(std::string path, PathOf(*f));
       ASSIGN_OR_RETURN(f->out, Rewrite(path, f->ino));
+      on_change_(f->ino);
       f->mode = OpenFile::Mode::kStreaming;
       f->local_size.store(0);
       f->generation.fetch_add(1);
@@ -357,7 +378,7 @@ Status OpenFileManager::WriteBackLocked(OpenFile* f) {
                  << "); the data is kept in " << f->staged_path;
     return path.status();
   }
-  auto failed = [&](const Status& s) {
+  auto failed = [&](const Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(f->mu) {
     f->keep_staged = true;
     LOG(WARNING) << *path << ": write-back failed (" << s << "); the data is kept in "
                  << f->staged_path;
@@ -365,6 +386,7 @@ Status OpenFileManager::WriteBackLocked(OpenFile* f) {
   };
   auto out = Rewrite(*path, f->ino);
   if (!out.ok()) return failed(out.status());
+  on_change_(f->ino);
   struct stat st;
   if (fstat(f->fd, &st) != 0) return failed(ErrnoStatus(errno, f->staged_path));
   std::string buf(std::min<uint64_t>(kCopyChunk, std::max<off_t>(st.st_size, 1)), '\0');
@@ -403,23 +425,6 @@ void OpenFileManager::DropStagedLocked(OpenFile* f) {
   f->dirty = false;
   f->local_size.store(-1);
   f->local_mtime_ms.store(-1);
-}
-
-Status OpenFileManager::ExplainFailure(uint64_t ino, Status s) {
-  if (s.code() != absl::StatusCode::kUnavailable) return s;
-  auto stats = fs_->GetFsStats();
-  if (!stats.ok() || stats->live_datanodes == 0) return s;
-  uint64_t block_size = options_.block_size_bytes;
-  uint64_t replication = std::max<uint32_t>(options_.replication, 1);
-  if (auto path = inodes_->Path(ino); path.ok()) {
-    if (auto st = fs_->Stat(*path); st.ok() && st->block_size > 0) {
-      block_size = st->block_size;
-      replication = std::max<uint32_t>(st->replication, 1);
-    }
-  }
-  if (block_size == 0 || stats->remaining >= block_size * replication) return s;
-  return absl::ResourceExhaustedError(absl::StrCat("no space left in the cluster (",
-                                                   stats->remaining, " bytes free): ", s.message()));
 }
 
 Status OpenFileManager::Unref(const std::shared_ptr<OpenFile>& f) {
@@ -464,7 +469,7 @@ StatusOr<std::unique_ptr<FileHandle>> OpenFileManager::Open(uint64_t ino, int fl
     }
     if (!s.ok()) {
       Unref(h->file).IgnoreError();
-      return ExplainFailure(ino, s);
+      return s;
     }
   }
   return h;
@@ -477,8 +482,8 @@ std::unique_ptr<FileHandle> OpenFileManager::OpenCreated(
   h->flags = flags;
   h->writable = true;  // the creator completes the file on close, whatever the access mode
   h->file = Acquire(ino);
-  absl::MutexLock l(&h->file->mu);
   OpenFile* f = h->file.get();
+  absl::MutexLock l(&f->mu);
   if (f->mode == OpenFile::Mode::kClean) {
     f->out = std::move(out);
     f->mode = OpenFile::Mode::kStreaming;
@@ -517,11 +522,7 @@ Status OpenFileManager::StagedWriteLocked(OpenFile* f, uint64_t off, const char*
 }
 
 Status OpenFileManager::Write(FileHandle* h, uint64_t off, const char* data, size_t n) {
-  Status s = DoWrite(h->file.get(), off, data, n);
-  return s.ok() ? s : ExplainFailure(h->ino, s);
-}
-
-Status OpenFileManager::DoWrite(OpenFile* f, uint64_t off, const char* data, size_t n) {
+  OpenFile* f = h->file.get();
   absl::MutexLock l(&f->mu);
   // A write after utimens stamps the file anew (POSIX): drop the pending times.
   f->pending_mtime_ms = f->pending_atime_ms = -1;
@@ -580,23 +581,16 @@ StatusOr<size_t> OpenFileManager::Read(FileHandle* h, uint64_t off, size_t n, ch
 Status OpenFileManager::Flush(FileHandle* h) {
   if (!h->writable) return absl::OkStatus();
   OpenFile* f = h->file.get();
-  Status s;
-  {
-    absl::MutexLock l(&f->mu);
-    s = CloseStreamLocked(f);
-    if (s.ok()) s = WriteBackLocked(f);
-  }
-  return s.ok() ? s : ExplainFailure(h->ino, s);
+  absl::MutexLock l(&f->mu);
+  RETURN_IF_ERROR(CloseStreamLocked(f));
+  return WriteBackLocked(f);
 }
 
 Status OpenFileManager::Fsync(FileHandle* h) {
   OpenFile* f = h->file.get();
-  Status s;
-  {
-    absl::MutexLock l(&f->mu);
-    s = f->mode == OpenFile::Mode::kStreaming ? f->out->Hsync() : WriteBackLocked(f);
-  }
-  return s.ok() ? s : ExplainFailure(h->ino, s);
+  absl::MutexLock l(&f->mu);
+  if (f->mode == OpenFile::Mode::kStreaming) return f->out->Hsync();
+  return WriteBackLocked(f);
 }
 
 Status OpenFileManager::Release(std::unique_ptr<FileHandle> h) {
@@ -639,8 +633,7 @@ Status OpenFileManager::Truncate(uint64_t ino, uint64_t size) {
     }
   }
   Status u = Unref(f);
-  if (s.ok()) s = u;
-  return s.ok() ? s : ExplainFailure(ino, s);
+  return s.ok() ? u : s;
 }
 
 bool OpenFileManager::DeferTimes(uint64_t ino, int64_t mtime_ms, int64_t atime_ms) {

@@ -92,11 +92,13 @@ class ClusterReader : public std::enable_shared_from_this<ClusterReader> {
  private:
   struct Chunk {
     std::string data;
+    bool started = false;  // a thread is fetching it (read-ahead may still sit in the queue)
     bool ready = false;
     Status status;
   };
 
   Status EnsureOpenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fetches `chunk` unless another thread started it already.
   void Fetch(uint64_t index, const std::shared_ptr<Chunk>& chunk) ABSL_LOCKS_EXCLUDED(mu_);
 
   client::FileSystem* const fs_;
@@ -190,7 +192,12 @@ class OpenFileManager {
   void Orphan(uint64_t ino);
   // Writes back every open file (shutdown). Returns the first error.
   Status FlushAll();
+  // Called (with OpenFile::mu held; must take only leaf locks) whenever this mount changed the
+  // data, size or mtime of a file in the cluster. Set before use.
+  void set_on_change(std::function<void(uint64_t ino)> fn) { on_change_ = std::move(fn); }
 
+  // Whether `ino` has open handles (or an operation in progress) in this mount.
+  bool IsOpen(uint64_t ino) const { return Find(ino) != nullptr; }
   // For tests and logs.
   size_t open_files() const;
 
@@ -209,17 +216,11 @@ class OpenFileManager {
   Status WriteBackLocked(OpenFile* f) ABSL_EXCLUSIVE_LOCKS_REQUIRED(f->mu);
   void ApplyPendingTimesLocked(OpenFile* f, const std::string& path)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(f->mu);
-  Status DoWrite(OpenFile* f, uint64_t off, const char* data, size_t n)
-      ABSL_LOCKS_EXCLUDED(f->mu);
   Status StreamWriteLocked(OpenFile* f, uint64_t off, const char* data, size_t n)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(f->mu);
   Status StagedWriteLocked(OpenFile* f, uint64_t off, const char* data, size_t n)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(f->mu);
   void DropStagedLocked(OpenFile* f) ABSL_EXCLUSIVE_LOCKS_REQUIRED(f->mu);
-  // The client library reports a DataNode that refuses a block for lack of space as a failed
-  // pipeline (UNAVAILABLE): if the cluster has no room for another block of the file, this
-  // turns `s` into RESOURCE_EXHAUSTED (ENOSPC). Other statuses pass unchanged.
-  Status ExplainFailure(uint64_t ino, Status s);
 
   client::FileSystem* const fs_;
   InodeTable* const inodes_;
@@ -227,6 +228,7 @@ class OpenFileManager {
   std::string staging_dir_;
   std::atomic<uint64_t> staged_seq_{0};
   TaskPool readahead_pool_;
+  std::function<void(uint64_t)> on_change_ = [](uint64_t) {};
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<OpenFile>> open_ ABSL_GUARDED_BY(mu_);

@@ -46,7 +46,51 @@ struct CairnFs::DirHandle {
 };
 
 CairnFs::CairnFs(client::FileSystem* fs, const FuseOptions& options)
-    : fs_(fs), options_(options), files_(fs, &inodes_, options) {}
+    : fs_(fs),
+      options_(options),
+      dir_cache_(options.dir_cache ? static_cast<int64_t>(1000 * std::min(options.attr_timeout_s,
+                                                                          options.entry_timeout_s))
+                                   : 0),
+      files_(fs, &inodes_, options) {
+  files_.set_on_change([this](uint64_t ino) { Changed(ino); });
+}
+
+void CairnFs::Changed(uint64_t ino) {
+  uint64_t parent = 0;
+  std::string name;
+  if (inodes_.Where(ino, &parent, &name)) dir_cache_.Erase(parent, name);
+}
+
+std::optional<client::FileStatus> CairnFs::ListIntoCache(uint64_t dir, const std::string& name) {
+  auto path = inodes_.Path(dir);
+  if (!path.ok()) return std::nullopt;
+  const uint64_t token = dir_cache_.BeginList(dir);
+  const int64_t started = MonoMillis();
+  std::vector<client::FileStatus> all;
+  bool more = true;
+  while (more) {
+    const std::string after = all.empty() ? std::string() : all.back().name;
+    if (!fs_->ListPage(*path, after, kListPage, &all, &more).ok()) return std::nullopt;
+    if (all.size() > dir_cache_.max_entries()) {
+      dir_cache_.TooLarge(dir);
+      return std::nullopt;
+    }
+  }
+  dir_cache_.Put(dir, all, token, started);
+  for (auto& e : all) {
+    if (e.name == name) return std::move(e);
+  }
+  return std::nullopt;
+}
+
+void CairnFs::ReplyEntry(fuse_req_t req, fuse_ino_t parent, const std::string& name,
+                         client::FileStatus st) {
+  files_.Overlay(st.inode_id, &st);
+  inodes_.Remember(st.inode_id, parent, name, st);
+  struct fuse_entry_param e;
+  FillEntry(st, &e);
+  if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(st.inode_id, 1);
+}
 
 Status CairnFs::Start() { return files_.Start(); }
 
@@ -82,10 +126,7 @@ StatusOr<client::FileStatus> CairnFs::StatIno(uint64_t ino) {
   if (!st.ok()) {
     // Removed, but still open here: the last known attributes, as POSIX fstat would give.
     auto last = inodes_.LastStatus(ino);
-    client::FileStatus probe;
-    probe.length = ~0ull;
-    files_.Overlay(ino, &probe);
-    if (last && probe.length != ~0ull) {
+    if (st.status().code() == absl::StatusCode::kNotFound && last && files_.IsOpen(ino)) {
       files_.Overlay(ino, &*last);
       return *last;
     }
@@ -113,12 +154,10 @@ Status CairnFs::ChownToCaller(fuse_req_t req, const std::string& path, client::F
 
 void CairnFs::ReplyNewEntry(fuse_req_t req, fuse_ino_t parent, const std::string& name,
                             const std::string& path) {
+  dir_cache_.Erase(parent, name);
   auto st = fs_->Stat(path);
   if (!st.ok()) return ReplyError(req, st.status(), "stat", path);
-  inodes_.Remember(st->inode_id, parent, name, *st);
-  struct fuse_entry_param e;
-  FillEntry(*st, &e);
-  if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(st->inode_id, 1);
+  ReplyEntry(req, parent, name, std::move(*st));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -153,6 +192,10 @@ void CairnFs::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "lookup", name);
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "lookup", name);
+  if (auto cached = dir_cache_.Lookup(parent, name)) return ReplyEntry(req, parent, name, *cached);
+  if (dir_cache_.ShouldList(parent)) {
+    if (auto listed = ListIntoCache(parent, name)) return ReplyEntry(req, parent, name, *listed);
+  }
   auto st = fs_->Stat(*path);
   if (!st.ok()) {
     if (st.status().code() == absl::StatusCode::kNotFound && options_.negative_timeout_s > 0) {
@@ -164,11 +207,7 @@ void CairnFs::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     }
     return ReplyError(req, st.status(), "lookup", *path);
   }
-  files_.Overlay(st->inode_id, &*st);
-  inodes_.Remember(st->inode_id, parent, name, *st);
-  struct fuse_entry_param e;
-  FillEntry(*st, &e);
-  if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(st->inode_id, 1);
+  ReplyEntry(req, parent, name, std::move(*st));
 }
 
 void CairnFs::Forget(fuse_ino_t ino, uint64_t nlookup) { inodes_.Forget(ino, nlookup); }
@@ -185,6 +224,12 @@ void CairnFs::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_
                       struct fuse_file_info* /*fi*/) {
   auto path = inodes_.Path(ino);
   if (!path.ok()) return ReplyError(req, path.status(), "setattr", absl::StrCat("inode ", ino));
+  // Whatever happens below, cached listings must not keep the old attributes.
+  struct ChangedAtEnd {
+    CairnFs* fs;
+    uint64_t ino;
+    ~ChangedAtEnd() { fs->Changed(ino); }
+  } changed_at_end{this, ino};
   // Attributes read within the attribute timeout: no-op changes (cp -a and tar chown/chmod
   // to what a file already has) are skipped, and the reply needs no extra Stat.
   const auto max_age_ms = static_cast<int64_t>(options_.attr_timeout_s * 1000);
@@ -270,6 +315,7 @@ void CairnFs::MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t 
   co.mode = mode & 07777;
   co.replication = options_.replication;
   co.block_size = options_.block_size_bytes;
+  dir_cache_.Erase(parent, name);
   auto out = fs_->Create(*path, co);
   if (!out.ok()) return ReplyError(req, out.status(), "mknod", *path);
   if (Status s = (*out)->Close(); !s.ok()) return ReplyError(req, s, "mknod", *path);
@@ -283,6 +329,7 @@ void CairnFs::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t 
   if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "mkdir", name);
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "mkdir", name);
+  dir_cache_.Erase(parent, name);
   if (Status s = fs_->Mkdir(*path, false, mode & 07777); !s.ok()) {
     return ReplyError(req, s, "mkdir", *path);
   }
@@ -296,7 +343,9 @@ void CairnFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "unlink", name);
   if (uint64_t ino = inodes_.Find(parent, name); ino != 0) files_.PrepareRemoval(ino);
-  if (Status s = fs_->Delete(*path, false); !s.ok()) return ReplyError(req, s, "unlink", *path);
+  Status s = fs_->Delete(*path, false);
+  dir_cache_.Erase(parent, name);  // after the change: listings that raced with it are dropped
+  if (!s.ok()) return ReplyError(req, s, "unlink", *path);
   if (uint64_t gone = inodes_.Removed(parent, name); gone != 0) files_.Orphan(gone);
   fuse_reply_err(req, 0);
 }
@@ -304,8 +353,10 @@ void CairnFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void CairnFs::RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "rmdir", name);
-  if (Status s = fs_->Delete(*path, false); !s.ok()) return ReplyError(req, s, "rmdir", *path);
-  inodes_.Removed(parent, name);
+  Status s = fs_->Delete(*path, false);
+  dir_cache_.Erase(parent, name);
+  if (!s.ok()) return ReplyError(req, s, "rmdir", *path);
+  if (uint64_t gone = inodes_.Removed(parent, name); gone != 0) dir_cache_.Drop(gone);
   fuse_reply_err(req, 0);
 }
 
@@ -313,6 +364,7 @@ void CairnFs::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, con
   if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "symlink", name);
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "symlink", name);
+  dir_cache_.Erase(parent, name);
   if (Status s = fs_->CreateSymlink(target, *path); !s.ok()) {
     return ReplyError(req, s, "symlink", *path);
   }
@@ -333,16 +385,19 @@ void CairnFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_i
   if (!dst.ok()) return ReplyError(req, dst.status(), "rename", newname);
   const uint64_t target = inodes_.Find(newparent, newname);
   if (target != 0 && !(flags & RENAME_NOREPLACE)) files_.PrepareRemoval(target);
-  if (Status s = fs_->Rename(*src, *dst, (flags & RENAME_NOREPLACE) != 0); !s.ok()) {
-    return ReplyError(req, s, "rename", absl::StrCat(*src, " -> ", *dst));
-  }
+  Status s = fs_->Rename(*src, *dst, (flags & RENAME_NOREPLACE) != 0);
+  dir_cache_.Erase(parent, name);
+  dir_cache_.Erase(newparent, newname);
+  if (!s.ok()) return ReplyError(req, s, "rename", absl::StrCat(*src, " -> ", *dst));
   if (uint64_t gone = inodes_.Renamed(parent, name, newparent, newname); gone != 0) {
     files_.Orphan(gone);
+    dir_cache_.Drop(gone);
   }
   fuse_reply_err(req, 0);
 }
 
 void CairnFs::Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+  if ((fi->flags & O_ACCMODE) != O_RDONLY) Changed(ino);
   auto h = files_.Open(ino, fi->flags);
   if (!h.ok()) return ReplyError(req, h.status(), "open", absl::StrCat("inode ", ino));
   fi->fh = reinterpret_cast<uintptr_t>(h->get());
@@ -458,11 +513,15 @@ Status CairnFs::FillDir(DirHandle* d, fuse_req_t req, fuse_ino_t ino, off_t off,
     while (k >= d->base + d->entries.size() && d->more) {
       d->base += d->entries.size();
       d->entries.clear();
+      const bool from_start = d->last_name.empty();
+      const uint64_t token = from_start ? dir_cache_.BeginList(ino) : 0;
+      const int64_t started = MonoMillis();
       Status s = fs_->ListPage(d->path, d->last_name, kListPage, &d->entries, &d->more);
       if (!s.ok()) {
         d->more = true;
         return s;
       }
+      if (from_start && !d->more) dir_cache_.Put(ino, d->entries, token, started);
       if (d->entries.empty()) d->more = false;
       if (!d->entries.empty()) d->last_name = d->entries.back().name;
     }
@@ -544,6 +603,7 @@ void CairnFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t
   co.replication = options_.replication;
   co.block_size = options_.block_size_bytes;
   auto out = fs_->Create(*path, co);
+  dir_cache_.Erase(parent, name);
   struct fuse_entry_param e;
   if (!out.ok()) {
     if (out.status().code() != absl::StatusCode::kAlreadyExists || (fi->flags & O_EXCL)) {

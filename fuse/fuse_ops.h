@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "client/cairn/client.h"
 #include "common/status.h"
 #include "fuse/attributes.h"
+#include "fuse/dir_cache.h"
 #include "fuse/file_handles.h"
 #include "fuse/fuse_options.h"
 #include "fuse/inode_table.h"
@@ -78,6 +80,13 @@ class CairnFs {
   // Adds entries from offset `off` to *buf (at most its size); *used is what was filled.
   Status FillDir(DirHandle* d, fuse_req_t req, fuse_ino_t ino, off_t off, bool plus,
                  std::vector<char>* buf, size_t* used);
+  // Lists `dir` into the directory cache; the entry `name` if the listing has it.
+  std::optional<client::FileStatus> ListIntoCache(uint64_t dir, const std::string& name);
+  // Erases the cached listing entry of `ino` (its data or attributes changed).
+  void Changed(uint64_t ino);
+  // Records `st` as `name` in `parent` and replies with the entry.
+  void ReplyEntry(fuse_req_t req, fuse_ino_t parent, const std::string& name,
+                  client::FileStatus st);
   // Current attributes of `ino` (with what this mount has written overlaid).
   StatusOr<client::FileStatus> StatIno(uint64_t ino);
   // Gives `path` to the caller's uid/gid if they differ from the daemon's.
@@ -91,6 +100,7 @@ class CairnFs {
   client::FileSystem* const fs_;
   const FuseOptions options_;
   InodeTable inodes_;
+  DirCache dir_cache_;
   IdMapper ids_;
   OpenFileManager files_;
 

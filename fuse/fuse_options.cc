@@ -59,6 +59,10 @@ StatusOr<bool> ApplyOwnOption(const std::string& opt, FuseOptions* o, bool* name
     RETURN_IF_ERROR(seconds(&o->negative_timeout_s));
   } else if (key == "kernel_cache") {
     o->kernel_cache = true;
+  } else if (key == "dir_cache") {
+    o->dir_cache = true;
+  } else if (key == "no_dir_cache") {
+    o->dir_cache = false;
   } else if (key == "max_threads") {
     RETURN_IF_ERROR(number(&n));
     o->max_threads = static_cast<unsigned>(n);
@@ -136,6 +140,7 @@ std::string FuseUsage(const char* argv0) {
       "Options (-o):\n"
       "  attr_timeout=S, entry_timeout=S, negative_timeout=S   kernel cache times (1, 1, 0)\n"
       "  kernel_cache            keep cached file data across opens\n"
+      "  no_dir_cache            no lookups from cached directory listings\n"
       "  max_threads=N           FUSE worker threads (32); clone_fd / noclone_fd\n"
       "  max_write=BYTES         largest write request (1M)\n"
       "  max_readahead=BYTES     kernel read-ahead (8M)\n"

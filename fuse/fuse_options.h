@@ -24,6 +24,9 @@ struct FuseOptions {
   double entry_timeout_s = 1.0;
   double negative_timeout_s = 0.0;
   bool kernel_cache = false;  // keep the page cache across opens (no close-to-open consistency)
+  // Serve lookups from recent listings of small directories (positive entries only, at most
+  // min(attr_timeout, entry_timeout) old; see dir_cache.h).
+  bool dir_cache = true;
 
   unsigned max_threads = 32;  // FUSE worker threads
   bool clone_fd = true;       // one /dev/fuse fd per worker thread

@@ -118,6 +118,15 @@ StatusOr<std::string> InodeTable::ChildPath(uint64_t parent, const std::string& 
   return p;
 }
 
+bool InodeTable::Where(uint64_t ino, uint64_t* parent, std::string* name) const {
+  absl::ReaderMutexLock l(&mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end() || it->second.parent == 0 || ino == kRootIno) return false;
+  *parent = it->second.parent;
+  *name = it->second.name;
+  return true;
+}
+
 uint64_t InodeTable::Find(uint64_t parent, const std::string& name) const {
   absl::ReaderMutexLock l(&mu_);
   auto c = children_.find(ChildKey(parent, name));

@@ -46,6 +46,8 @@ class InodeTable {
   StatusOr<std::string> Path(uint64_t ino) const;
   // Path(parent) + "/" + name.
   StatusOr<std::string> ChildPath(uint64_t parent, const std::string& name) const;
+  // Where `ino` is in the tree; false if unknown or detached.
+  bool Where(uint64_t ino, uint64_t* parent, std::string* name) const;
   // The inode known as `name` in `parent`, or 0.
   uint64_t Find(uint64_t parent, const std::string& name) const;
   // The attributes last recorded for `ino`.

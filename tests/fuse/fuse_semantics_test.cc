@@ -385,6 +385,23 @@ TEST_F(FuseSemanticsTest, UnlinkedOpenFileStaysUsable) {
   EXPECT_FALSE(client_->Stat("/u").ok());
 }
 
+TEST_F(FuseSemanticsTest, LostConnectivityIsEio) {
+  ASSERT_NO_FATAL_FAILURE(StartMount(SmallCluster(), {"rpc_timeout_ms=1500"}));
+  ASSERT_EQ(WriteFile(M("before"), "x"), 0);
+  cluster_->StopNameNode();
+  const int64_t start = MonoMillis();
+  struct stat st;
+  EXPECT_EQ(Errno(stat(M("new-name").c_str(), &st)), EIO);
+  EXPECT_EQ(Errno(mkdir(M("new-dir").c_str(), 0755)), EIO);
+  EXPECT_EQ(WriteFile(M("new-file"), "z"), EIO);
+  EXPECT_LT(MonoMillis() - start, 20000);
+  ASSERT_TRUE(cluster_->RestartNameNode().ok());
+  // The mount recovers once the client library reconnects (gRPC's reconnect back-off).
+  EXPECT_TRUE(WaitFor([&] { return WriteFile(M("after"), "y") == 0; }, 30000));
+  EXPECT_EQ(ReadFile(M("after")), "y");
+  EXPECT_EQ(ReadFile(M("before")), "x");
+}
+
 TEST_F(FuseSemanticsTest, StatfsReportsClusterCapacity) {
   MiniClusterOptions o = SmallCluster();
   o.num_datanodes = 2;

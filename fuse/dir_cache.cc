@@ -1,0 +1,98 @@
+#include "fuse/dir_cache.h"
+
+#include "common/clock.h"
+
+namespace cairn::fuse {
+
+DirCache::DirCache(int64_t ttl_ms, size_t max_entries, size_t max_dirs)
+    : ttl_ms_(ttl_ms), max_entries_(max_entries), max_dirs_(max_dirs) {}
+
+DirCache::Dir& DirCache::GetLocked(uint64_t dir) {
+  auto it = dirs_.find(dir);
+  if (it != dirs_.end()) return it->second;
+  if (dirs_.size() >= max_dirs_) {
+    // Forget expired listings; if that is not enough, everything (the cache is best effort;
+    // a forgotten epoch only makes a racing Put() fail).
+    const int64_t now = MonoMillis();
+    absl::erase_if(dirs_, [&](const auto& kv) {
+      return kv.second.listed_ms < 0 || now - kv.second.listed_ms > ttl_ms_;
+    });
+    if (dirs_.size() >= max_dirs_) dirs_.clear();
+  }
+  Dir& d = dirs_[dir];
+  d.epoch = next_epoch_++;
+  return d;
+}
+
+std::optional<client::FileStatus> DirCache::Lookup(uint64_t dir, const std::string& name) {
+  if (!enabled()) return std::nullopt;
+  absl::MutexLock l(&mu_);
+  auto it = dirs_.find(dir);
+  if (it == dirs_.end() || it->second.listed_ms < 0) return std::nullopt;
+  if (MonoMillis() - it->second.listed_ms > ttl_ms_) {
+    it->second.entries.clear();
+    it->second.listed_ms = -1;
+    return std::nullopt;
+  }
+  auto e = it->second.entries.find(name);
+  if (e == it->second.entries.end()) return std::nullopt;
+  return e->second;
+}
+
+bool DirCache::ShouldList(uint64_t dir) {
+  if (!enabled()) return false;
+  absl::MutexLock l(&mu_);
+  Dir& d = GetLocked(dir);
+  const int64_t now = MonoMillis();
+  if (now < d.too_large_until_ms) return false;
+  if (now - d.miss_window_ms > ttl_ms_) {
+    d.miss_window_ms = now;
+    d.misses = 0;
+  }
+  if (++d.misses < 3) return false;
+  d.misses = 0;
+  return true;
+}
+
+uint64_t DirCache::BeginList(uint64_t dir) {
+  absl::MutexLock l(&mu_);
+  return GetLocked(dir).epoch;
+}
+
+void DirCache::Put(uint64_t dir, const std::vector<client::FileStatus>& entries, uint64_t token,
+                   int64_t started_ms) {
+  if (!enabled() || entries.size() > max_entries_) return;
+  absl::MutexLock l(&mu_);
+  auto it = dirs_.find(dir);
+  if (it == dirs_.end() || it->second.epoch != token) return;  // changed meanwhile
+  Dir& d = it->second;
+  d.entries.clear();
+  for (const auto& e : entries) d.entries.emplace(e.name, e);
+  d.listed_ms = started_ms;
+}
+
+void DirCache::TooLarge(uint64_t dir) {
+  absl::MutexLock l(&mu_);
+  GetLocked(dir).too_large_until_ms = MonoMillis() + 10 * std::max<int64_t>(ttl_ms_, 1000);
+}
+
+void DirCache::Erase(uint64_t dir, const std::string& name) {
+  if (!enabled()) return;
+  absl::MutexLock l(&mu_);
+  auto it = dirs_.find(dir);
+  if (it == dirs_.end()) return;
+  it->second.epoch = next_epoch_++;
+  it->second.entries.erase(name);
+}
+
+void DirCache::Drop(uint64_t dir) {
+  if (!enabled()) return;
+  absl::MutexLock l(&mu_);
+  auto it = dirs_.find(dir);
+  if (it == dirs_.end()) return;
+  it->second.epoch = next_epoch_++;
+  it->second.entries.clear();
+  it->second.listed_ms = -1;
+}
+
+}  // namespace cairn::fuse

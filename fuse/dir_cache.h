@@ -1,0 +1,71 @@
+// DirCache: recent complete listings of small directories, so that lookups of names in them
+// need no NameNode call (`ls -l`, `find`, `git status`, `rsync`, a stat of every file after
+// the kernel dropped its caches). Only positive answers come from it: a name missing from a
+// cached listing is still looked up at the NameNode, so files created by other clients show
+// up at once. A cached entry is at most `ttl_ms` old -- the staleness the kernel's attribute
+// cache already allows (min(attr_timeout, entry_timeout); 0 disables the cache). Changes made
+// through this mount erase the entries they affect, and a listing that raced with such a
+// change is not stored.
+//
+// Thread-safe. Its mutex is a leaf lock (never held across an RPC or another lock).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "client/cairn/client.h"
+
+namespace cairn::fuse {
+
+class DirCache {
+ public:
+  // Listings hold at most `max_entries` entries; at most `max_dirs` directories are cached.
+  DirCache(int64_t ttl_ms, size_t max_entries = 4096, size_t max_dirs = 1024);
+  DirCache(const DirCache&) = delete;
+  DirCache& operator=(const DirCache&) = delete;
+
+  bool enabled() const { return ttl_ms_ > 0; }
+  size_t max_entries() const { return max_entries_; }
+
+  // The entry `name` of directory `dir`, if a listing younger than the ttl has it.
+  std::optional<client::FileStatus> Lookup(uint64_t dir, const std::string& name);
+  // Counts a lookup that missed; true when `dir` is looked up often enough to list it now
+  // (the third miss within one ttl, and the directory was not found too large lately).
+  bool ShouldList(uint64_t dir);
+  // Before listing `dir`: a token for Put().
+  uint64_t BeginList(uint64_t dir);
+  // Stores the complete listing of `dir`, read after BeginList() returned `token` at
+  // `started_ms` (MonoMillis), unless a change to `dir` was recorded meanwhile.
+  void Put(uint64_t dir, const std::vector<client::FileStatus>& entries, uint64_t token,
+           int64_t started_ms);
+  // `dir` has more than max_entries() entries: do not try to list it for a while.
+  void TooLarge(uint64_t dir);
+  // `name` in `dir` changed through this mount (created, removed, renamed, written, ...).
+  void Erase(uint64_t dir, const std::string& name);
+  // `dir` itself went away.
+  void Drop(uint64_t dir);
+
+ private:
+  struct Dir {
+    uint64_t epoch = 0;         // bumped by every change
+    int64_t listed_ms = -1;     // MonoMillis the listing was started; -1: none
+    absl::flat_hash_map<std::string, client::FileStatus> entries;
+    int misses = 0;
+    int64_t miss_window_ms = 0;
+    int64_t too_large_until_ms = 0;
+  };
+  Dir& GetLocked(uint64_t dir) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const int64_t ttl_ms_;
+  const size_t max_entries_;
+  const size_t max_dirs_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, Dir> dirs_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_epoch_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace cairn::fuse
