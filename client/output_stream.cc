@@ -163,7 +163,7 @@ Status OutputStreamImpl::Close() {
     req.set_client_name(fs_->options().client_name);
     if (has_previous_) *req.mutable_last() = previous_;
     const int64_t give_up = MonoMillis() + fs_->options().rpc_timeout_ms;
-    int64_t backoff_ms = 5;
+    int64_t backoff_ms = 1;  // the DataNode's report is usually a moment behind
     while (true) {
       cairn::v1::CompleteFileResponse resp;
       s = CallNameNode(fs_->namenode(), &NameNodeService::Stub::CompleteFile, req, &resp,

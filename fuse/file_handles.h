@@ -32,13 +32,20 @@
 // * Unlink/rename-over of a file open in this mount: open handles keep working (files up to
 //   -o stage_on_unlink_max are first copied locally); nothing is written back afterwards.
 // * Shutdown (SIGTERM/SIGINT, or unmount) writes back every open file first.
+// * Reading and caching. Reads of unmodified files go to the cluster: sequential readers in
+//   chunks with read-ahead (-o read_chunk, read_ahead_chunks), random ones exactly as asked.
+//   The kernel page cache is dropped at open (close-to-open consistency; -o kernel_cache
+//   keeps it). Attributes and names are cached for attr_timeout/entry_timeout (default 1 s,
+//   also the age limit of the directory-listing cache, dir_cache.h); within this mount,
+//   sizes and mtimes of files being written come from the local state, so the kernel never
+//   sees them shrink. There is no kernel write-back cache (writes must arrive in order).
 // ==============================================================================
 //
 // Locking: OpenFileManager::mu_ (the registry) is held only briefly and never while another
 // lock is taken. OpenFile::mu serializes the operations on one file and is held across its
-// RPCs and local I/O (never across fuse_reply_*); it may be followed by InodeTable's leaf lock.
-// ClusterReader::mu_ is per handle. Order: OpenFile::mu -> ClusterReader::mu_ is never needed
-// (reads drop OpenFile::mu before reading from the cluster).
+// RPCs and local I/O (never across fuse_reply_*); it may be followed by the leaf locks of
+// InodeTable and DirCache (through the on_change hook). ClusterReader::mu_ is per handle and
+// never taken with OpenFile::mu held (reads drop OpenFile::mu before reading the cluster).
 #pragma once
 
 #include <array>
