@@ -16,14 +16,15 @@ size=$((SIZE_MIB << 20))
 # 8 files of SIZE/8 at replication 3.
 "$BIN/cairn-bench" --namenode "$NN" io --write --files 8 --size $((size / 8)) --replication 3 \
   --threads 2 --dir /rr >/dev/null
+# What the victim holds of /rr (measured before anything else is written).
+victim=1
+lost=$(du -sb "$WORK/cluster/dn$victim" | cut -f1)
 w1=$("$BIN/cairn-bench" --namenode "$NN" io --write --files 1 --size "$size" --replication 1 --dir /w1 |
      sed -n 's/.*MiB_per_sec=\([0-9.]*\).*/\1/p')
 "${CLI[@]}" rm -r /w1
-# The DataNode holding the most replicas of /rr dies.
-victim=1
+# One DataNode dies.
 kill -9 "${DN_PIDS[$victim]}"
 t0=$(date +%s.%N)
-lost=$(du -sb "$WORK/cluster/dn$victim" | cut -f1)
 # Foreground traffic while it heals.
 ("$BIN/cairn-bench" --namenode "$NN" io --write --read --files 2 --size $((64 << 20)) --replication 2 \
    --dir /fg >"$WORK/fg.txt" 2>&1) &
