@@ -60,6 +60,19 @@ fi
 echo
 echo "Cairn is up: NameNode $NAMENODE_ADDR, $DATANODES DataNodes, data in $CAIRN_HOME"
 "${CLI[@]}" df -h
+
+# Show it doing its job: a file in, its blocks and replicas, the same bytes out.
+echo
+echo "Demo: cairn put README.md /demo/README.md, then read it back"
+"${CLI[@]}" mkdir -p /demo
+"${CLI[@]}" put -f README.md /demo/README.md
+"${CLI[@]}" stat /demo/README.md | grep -E 'Size|Replication|blk_'
+if "${CLI[@]}" cat /demo/README.md | cmp -s - README.md; then
+  echo "read back through the client: identical"
+fi
+if [ -n "$mounted" ] && cmp -s "$mounted/demo/README.md" README.md; then
+  echo "read back through the FUSE mount at $mounted/demo/README.md: identical"
+fi
 echo
 echo "Try this:"
 echo "  export CAIRN_NAMENODE=$NAMENODE_ADDR"
