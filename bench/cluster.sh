@@ -43,8 +43,8 @@ bench_start_datanode() {  # INDEX (1-based)
 }
 
 bench_cluster_stop() {
-  for p in "${DN_PIDS[@]}" "$NN_PID"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
+  for p in "${DN_PIDS[@]}" "$NN_PID"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
 }
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
