@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "common/channel_args.h"
 #include "common/clock.h"
 #include "common/grpc_status.h"
 
@@ -42,18 +43,6 @@ Status CallNameNode(Stub* stub,
     backoff_ms = std::min<int64_t>(backoff_ms * 2, 1000);
     retrying = true;
   }
-}
-
-// Channel arguments for NameNode connections: large messages and a quick reconnect after the
-// NameNode restarts (gRPC's default backoff grows to minutes).
-inline grpc::ChannelArguments NameNodeChannelArgs() {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  return args;
 }
 
 }  // namespace cairn::client

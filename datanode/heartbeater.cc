@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/channel_args.h"
 #include "common/clock.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
@@ -40,13 +41,8 @@ Heartbeater::Heartbeater(const DataNodeOptions& options, BlockStore* store,
       execute_(std::move(execute)),
       on_cluster_id_(std::move(on_cluster_id)),
       identity_(std::move(identity)) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(256 << 20);
-  args.SetMaxSendMessageSize(256 << 20);
-  // Re-register quickly after the NameNode restarts.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // Block reports of big DataNodes are large messages.
+  grpc::ChannelArguments args = NameNodeChannelArgs(256 << 20);
   stub_ = cairn::v1::NameNodeService::NewStub(
       grpc::CreateCustomChannel(options_.namenode, grpc::InsecureChannelCredentials(), args));
 }
