@@ -15,7 +15,9 @@ struct MetaOptions {
   std::string base_dir = "/cairn-bench";
   bool cleanup = true;
   int namenode_pid = 0;
-  std::string in_process_dir;  // non-empty: drive a NameNode namespace core here, no RPC  // if set, also report the NameNode's CPU time per operation
+  std::string in_process_dir;  // non-empty: drive a NameNode namespace core here, no RPC
+  int clients = 1;             // FileSystem instances (connections); threads share them
+  int rpcs_in_flight = -1;     // ClientOptions::metadata_rpcs_in_flight; -1 = its default
 };
 // Prints one line: op, threads, ops, ops_per_sec, latency percentiles. Returns an exit status.
 int RunMeta(const MetaOptions& options);

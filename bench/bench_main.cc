@@ -23,6 +23,13 @@ int main(int argc, char** argv) {
   m->add_option("--in-process", meta.in_process_dir,
                  "Run the NameNode's namespace core in this process on DIR (no RPC, durable)");
   m->add_option("--namenode-pid", meta.namenode_pid, "Report the NameNode's CPU per op too");
+  m->add_option("--clients", meta.clients,
+                "Client instances (connections), shared round-robin by the threads as by the "
+                "threads of one application; --clients=THREADS: one per thread")
+      ->capture_default_str();
+  m->add_option("--rpcs-in-flight", meta.rpcs_in_flight,
+                "Metadata RPCs a client sends at once before batching (0: no batching; "
+                "default: the library's)");
   auto* i = app.add_subcommand("io", "Write/read throughput (TestDFSIO-like)");
   i->add_flag("--write", io.write);
   i->add_flag("--read", io.read);

@@ -23,7 +23,7 @@ namespace {
 
 using client::FileSystem;
 
-// What the benchmark drives: the NameNode over gRPC (a client per thread) or, with
+// What the benchmark drives (thread-safe): the NameNode over gRPC through a client, or, with
 // --in-process, the NameNode's namespace core directly (no RPC), like NNThroughputBenchmark.
 class Target {
  public:
@@ -156,7 +156,6 @@ int RunMeta(const MetaOptions& o) {
     std::fprintf(stderr, "cairn-bench: --threads and --ops must be positive\n");
     return 2;
   }
-  // One connection per thread, as independent clients would have.
   std::unique_ptr<namenode::NamespaceStore> store;
   std::unique_ptr<namenode::NamespaceOps> ops;
   if (!o.in_process_dir.empty()) {
@@ -170,14 +169,17 @@ int RunMeta(const MetaOptions& o) {
     store = std::move(*st);
     ops = std::make_unique<namenode::NamespaceOps>(store.get(), namenode::NamespaceOpsOptions{});
   }
+  // Thread t drives clients[t % clients.size()].
   std::vector<std::unique_ptr<Target>> clients;
-  for (int t = 0; t < o.threads; ++t) {
+  const int num_clients = ops ? 1 : std::clamp(o.clients, 1, o.threads);
+  for (int c = 0; c < num_clients; ++c) {
     if (ops) {
       clients.push_back(std::make_unique<InProcessTarget>(ops.get()));
       continue;
     }
     client::ClientOptions co;
     co.namenode = o.namenode;
+    if (o.rpcs_in_flight >= 0) co.metadata_rpcs_in_flight = o.rpcs_in_flight;
     auto fs = FileSystem::Connect(co);
     if (!fs.ok()) {
       std::fprintf(stderr, "cairn-bench: %s\n", std::string(fs.status().message()).c_str());
@@ -185,6 +187,7 @@ int RunMeta(const MetaOptions& o) {
     }
     clients.push_back(std::make_unique<ClientTarget>(std::move(*fs)));
   }
+  auto client_of = [&](int t) { return clients[t % clients.size()].get(); };
   const std::string base = absl::StrCat(o.base_dir, "/", o.op, "-", getpid(), "-", MonoMillis());
   auto thread_dir = [&](int t) { return absl::StrCat(base, "/t", t); };
   auto item = [&](int t, int64_t i) { return absl::StrCat(thread_dir(t), "/f", i); };
@@ -203,17 +206,17 @@ int RunMeta(const MetaOptions& o) {
     return failures.load() == 0;
   };
   bool prep_ok = run_threads([&](int t) {
-    if (!clients[t]->Mkdir(thread_dir(t), true).ok()) return false;
+    if (!client_of(t)->Mkdir(thread_dir(t), true).ok()) return false;
     if (o.op == "create" || o.op == "mkdir") return true;
     for (int64_t i = 0; i < per_thread; ++i) {
-      Status s = o.op == "list" ? clients[t]->Mkdir(item(t, i), false) : clients[t]->Create(item(t, i));
+      Status s = o.op == "list" ? client_of(t)->Mkdir(item(t, i), false) : client_of(t)->Create(item(t, i));
       if (!s.ok()) {
         std::fprintf(stderr, "cairn-bench: prepare: %s\n", std::string(s.message()).c_str());
         return false;
       }
       if (o.op == "list") {
         for (int k = 0; k < 8; ++k) {
-          if (!clients[t]->Create(absl::StrCat(item(t, i), "/e", k)).ok()) return false;
+          if (!client_of(t)->Create(absl::StrCat(item(t, i), "/e", k)).ok()) return false;
         }
       }
     }
@@ -227,7 +230,7 @@ int RunMeta(const MetaOptions& o) {
   const double server_cpu0 = ProcessCpuSeconds(o.namenode_pid);
   const auto start = std::chrono::steady_clock::now();
   run_threads([&](int t) {
-    Target* fs = clients[t].get();
+    Target* fs = client_of(t);
     lat[t].us.reserve(per_thread);
     for (int64_t i = 0; i < per_thread; ++i) {
       const std::string path = item(t, i);
@@ -265,9 +268,9 @@ int RunMeta(const MetaOptions& o) {
   for (auto& l : lat) all.insert(all.end(), l.us.begin(), l.us.end());
   std::sort(all.begin(), all.end());
   std::printf(
-      "%sop=%s threads=%d ops=%zu errors=%lld secs=%.2f ops_per_sec=%.0f p50_us=%lld p90_us=%lld "
+      "%sop=%s threads=%d clients=%d ops=%zu errors=%lld secs=%.2f ops_per_sec=%.0f p50_us=%lld p90_us=%lld "
       "p99_us=%lld max_us=%lld client_cpu_us_per_op=%.1f server_cpu_us_per_op=%.1f\n",
-      ops ? "mode=in-process " : "mode=grpc ", o.op.c_str(), o.threads, all.size(), static_cast<long long>(errors.load()), secs,
+      ops ? "mode=in-process " : "mode=grpc ", o.op.c_str(), o.threads, num_clients, all.size(), static_cast<long long>(errors.load()), secs,
       static_cast<double>(all.size()) / secs, static_cast<long long>(Percentile(all, 0.5)),
       static_cast<long long>(Percentile(all, 0.9)), static_cast<long long>(Percentile(all, 0.99)),
       static_cast<long long>(all.empty() ? 0 : all.back()),

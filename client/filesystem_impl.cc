@@ -97,7 +97,12 @@ FileSystemImpl::FileSystemImpl(ClientOptions options, std::shared_ptr<grpc::Chan
     : options_(std::move(options)),
       channel_(std::move(channel)),
       stub_(NameNodeService::NewStub(channel_)),
-      datanodes_(std::make_unique<DataNodeChannels>()) {}
+      datanodes_(std::make_unique<DataNodeChannels>()) {
+  if (options_.metadata_rpcs_in_flight > 0) {
+    batcher_ = std::make_unique<MetaBatcher>(stub_.get(), options_.metadata_rpcs_in_flight,
+                                             options_.rpc_timeout_ms);
+  }
+}
 
 FileSystemImpl::~FileSystemImpl() {
   {
@@ -164,6 +169,16 @@ template <typename Req, typename Resp>
 Status FileSystemImpl::Call(
     grpc::Status (NameNodeService::Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
     const Req& req, Resp* resp, bool idempotent) {
+  if constexpr (BatchSlot<Req>::kBatchable) {
+    if (batcher_) {
+      cairn::v1::BatchOp op;
+      *BatchSlot<Req>::In(&op) = req;
+      cairn::v1::BatchResult result;
+      RETURN_IF_ERROR(batcher_->Run(std::move(op), idempotent, &result));
+      resp->Swap(BatchSlot<Req>::Out(&result));
+      return absl::OkStatus();
+    }
+  }
   return CallNameNode(stub_.get(), method, req, resp, options_.rpc_timeout_ms,
                       idempotent ? Idempotent::kYes : Idempotent::kNo);
 }

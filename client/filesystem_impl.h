@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 
 #include "client/cairn/client.h"
+#include "client/meta_batcher.h"
 #include "proto/namenode.grpc.pb.h"
 
 namespace cairn::client {
@@ -61,6 +62,7 @@ class FileSystemImpl final : public FileSystem {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<cairn::v1::NameNodeService::Stub> stub_;
   std::unique_ptr<DataNodeChannels> datanodes_;
+  std::unique_ptr<MetaBatcher> batcher_;  // null: no batching
 
   void RenewLoop();
   absl::Mutex lease_mu_;

@@ -90,6 +90,7 @@ void NameNodeServer::PostAll(grpc::ServerCompletionQueue* cq) {
   CAIRN_SERVE(ns_, SetPermission);
   CAIRN_SERVE(ns_, SetOwner);
   CAIRN_SERVE(ns_, SetTimes);
+  CAIRN_SERVE(&batch_, Batch);
   CAIRN_SERVE(files_, GetFsStats);
   CAIRN_SERVE(files_, AddBlock);
   CAIRN_SERVE(files_, CompleteFile);

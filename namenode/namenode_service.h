@@ -12,6 +12,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "namenode/admin_ops.h"
+#include "namenode/batch_ops.h"
 #include "namenode/datanode_protocol.h"
 #include "namenode/file_ops.h"
 #include "namenode/namespace_ops.h"
@@ -23,7 +24,7 @@ class NameNodeServer {
  public:
   // The core objects must outlive this server.
   NameNodeServer(NamespaceOps* ns, FileOps* files, DataNodeProtocol* dn, AdminOps* admin)
-      : ns_(ns), files_(files), dn_(dn), admin_(admin) {}
+      : ns_(ns), files_(files), dn_(dn), admin_(admin), batch_(ns) {}
   ~NameNodeServer();
 
   // Adds the service and `threads` completion queues to `builder`.
@@ -40,6 +41,7 @@ class NameNodeServer {
   FileOps* const files_;
   DataNodeProtocol* const dn_;
   AdminOps* const admin_;
+  BatchOps batch_;
   cairn::v1::NameNodeService::AsyncService service_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs_;
   std::vector<std::thread> threads_;

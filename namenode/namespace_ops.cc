@@ -106,7 +106,7 @@ StatusOr<InodeRecord> MakeDirs(Txn& txn, absl::string_view path,
     }
     InodeRecord dir = NewInode(txn, *cur, parts[i], cairn::v1::FILE_TYPE_DIRECTORY, mode, owner, group);
     txn.PutInode(dir);
-    txn.PutChild(cur->inode_id(), parts[i], dir.inode_id());
+    txn.PutChild(cur->inode_id(), parts[i], dir);
     RETURN_IF_ERROR(TouchDir(txn, cur->inode_id(), +1));
     cur = std::move(dir);
     *created_last = true;
@@ -170,7 +170,7 @@ void NamespaceOps::Mkdir(const cairn::v1::MkdirRequest& req, cairn::v1::MkdirRes
     InodeRecord dir = NewInode(txn, pn.parent, pn.name, cairn::v1::FILE_TYPE_DIRECTORY, mode,
                                req.owner(), req.group());
     txn.PutInode(dir);
-    txn.PutChild(pn.parent.inode_id(), pn.name, dir.inode_id());
+    txn.PutChild(pn.parent.inode_id(), pn.name, dir);
     RETURN_IF_ERROR(TouchDir(txn, pn.parent.inode_id(), +1));
     ToFileInfo(dir, resp->mutable_info());
     return absl::OkStatus();
@@ -252,7 +252,7 @@ void NamespaceOps::CreateFile(const cairn::v1::CreateFileRequest& req,
                                                                         : req.ack_mode());
     file.set_lease_holder(req.client_name());
     txn.PutInode(file);
-    txn.PutChild(pn.parent.inode_id(), pn.name, file.inode_id());
+    txn.PutChild(pn.parent.inode_id(), pn.name, file);
     RETURN_IF_ERROR(TouchDir(txn, pn.parent.inode_id(), delta));
     ToFileInfo(file, resp->mutable_info());
     return absl::OkStatus();
@@ -279,7 +279,7 @@ void NamespaceOps::CreateSymlink(const cairn::v1::CreateSymlinkRequest& req,
     link.set_symlink_target(req.target());
     link.set_length_bytes(req.target().size());
     txn.PutInode(link);
-    txn.PutChild(pn.parent.inode_id(), pn.name, link.inode_id());
+    txn.PutChild(pn.parent.inode_id(), pn.name, link);
     RETURN_IF_ERROR(TouchDir(txn, pn.parent.inode_id(), +1));
     ToFileInfo(link, resp->mutable_info());
     return absl::OkStatus();
@@ -343,7 +343,7 @@ void NamespaceOps::Rename(const cairn::v1::RenameRequest& req, cairn::v1::Rename
     }
     txn.DeleteChild(src.parent_id(), src.name());
     RETURN_IF_ERROR(TouchDir(txn, src.parent_id(), -1));
-    txn.PutChild(dst_pn.parent.inode_id(), dst_pn.name, src.inode_id());
+    txn.PutChild(dst_pn.parent.inode_id(), dst_pn.name, src);
     RETURN_IF_ERROR(TouchDir(txn, dst_pn.parent.inode_id(), dst_delta));
     src.set_parent_id(dst_pn.parent.inode_id());
     src.set_name(dst_pn.name);

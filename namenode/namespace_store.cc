@@ -27,6 +27,23 @@ Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
 }
 
+// An entry's value: the child's inode id, then one byte with its FileType (so that walking a
+// path needs no inode read per directory). Entries without the byte (8 bytes) are accepted.
+std::string EncodeEntry(const InodeRecord& child) {
+  return EncodeU64(child.inode_id()) + static_cast<char>(child.type());
+}
+bool DecodeEntry(absl::string_view v, uint64_t* id,
+                 cairn::v1::FileType* type = nullptr) {
+  if (v.size() != 8 && v.size() != 9) return false;
+  if (!DecodeU64(v.substr(0, 8), id)) return false;
+  if (type != nullptr) {
+    const int t = v.size() == 9 ? static_cast<uint8_t>(v[8]) : 0;
+    *type = cairn::v1::FileType_IsValid(t) ? static_cast<cairn::v1::FileType>(t)
+                                             : cairn::v1::FILE_TYPE_UNSPECIFIED;
+  }
+  return true;
+}
+
 StatusOr<InodeRecord> ParseInode(const std::string& value, uint64_t id) {
   InodeRecord inode;
   if (!inode.ParseFromString(value)) {
@@ -39,23 +56,41 @@ StatusOr<InodeRecord> ParseInode(const std::string& value, uint64_t id) {
 template <typename Getter>
 StatusOr<InodeRecord> ResolveWith(absl::string_view path, Getter&& get) {
   ASSIGN_OR_RETURN(auto parts, SplitPath(path));
-  ASSIGN_OR_RETURN(std::optional<std::string> root, get(InodeKey(kRootInodeId)));
-  if (!root) return absl::InternalError("namespace has no root inode");
-  ASSIGN_OR_RETURN(InodeRecord cur, ParseInode(*root, kRootInodeId));
+  // The inode reached so far: its id and type, its record only when it had to be read
+  // (directories whose entry carries their type are passed through without a read).
+  uint64_t cur_id = kRootInodeId;
+  cairn::v1::FileType cur_type = cairn::v1::FILE_TYPE_DIRECTORY;
+  std::optional<InodeRecord> cur;
+  auto load = [&]() -> Status {
+    ASSIGN_OR_RETURN(std::optional<std::string> rec, get(InodeKey(cur_id)));
+    if (!rec) {
+      if (cur_id == kRootInodeId) return absl::InternalError("namespace has no root inode");
+      return absl::DataLossError(absl::StrCat(path, ": dangling entry"));
+    }
+    ASSIGN_OR_RETURN(cur, ParseInode(*rec, cur_id));
+    cur_type = cur->type();
+    return absl::OkStatus();
+  };
   for (size_t i = 0; i < parts.size(); ++i) {
-    if (cur.type() != cairn::v1::FILE_TYPE_DIRECTORY) {
+    if (cur_type != cairn::v1::FILE_TYPE_DIRECTORY) {
       return NotADirectoryError(absl::StrCat(path, ": not a directory"));
     }
-    ASSIGN_OR_RETURN(std::optional<std::string> child, get(EntryKey(cur.inode_id(), parts[i])));
+    ASSIGN_OR_RETURN(std::optional<std::string> child, get(EntryKey(cur_id, parts[i])));
     uint64_t child_id = 0;
-    if (!child || !DecodeU64(*child, &child_id)) {
+    cairn::v1::FileType child_type = cairn::v1::FILE_TYPE_UNSPECIFIED;
+    if (!child || !DecodeEntry(*child, &child_id, &child_type)) {
       return absl::NotFoundError(absl::StrCat(path, ": no such file or directory"));
     }
-    ASSIGN_OR_RETURN(std::optional<std::string> rec, get(InodeKey(child_id)));
-    if (!rec) return absl::DataLossError(absl::StrCat(path, ": dangling entry"));
-    ASSIGN_OR_RETURN(cur, ParseInode(*rec, child_id));
+    cur_id = child_id;
+    cur_type = child_type;
+    cur.reset();
+    // The last component is always read; others only when their type is not known.
+    if (i + 1 == parts.size() || cur_type == cairn::v1::FILE_TYPE_UNSPECIFIED) {
+      RETURN_IF_ERROR(load());
+    }
   }
-  return cur;
+  if (!cur) RETURN_IF_ERROR(load());  // "/"
+  return std::move(*cur);
 }
 
 }  // namespace
@@ -101,7 +136,7 @@ StatusOr<std::optional<InodeRecord>> Txn::FindInode(uint64_t id) {
 StatusOr<std::optional<uint64_t>> Txn::FindChild(uint64_t parent_id, absl::string_view name) {
   ASSIGN_OR_RETURN(std::optional<std::string> v, Get(EntryKey(parent_id, name)));
   uint64_t id = 0;
-  if (!v || !DecodeU64(*v, &id)) return std::optional<uint64_t>();
+  if (!v || !DecodeEntry(*v, &id)) return std::optional<uint64_t>();
   return std::optional<uint64_t>(id);
 }
 
@@ -112,7 +147,9 @@ StatusOr<std::vector<std::pair<std::string, uint64_t>>> Txn::Children(uint64_t d
     std::unique_ptr<leveldb::Iterator> it(store_->db_->NewIterator(leveldb::ReadOptions()));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       uint64_t id = 0;
-      if (DecodeU64(it->value().ToString(), &id)) merged[it->key().ToString()] = id;
+      if (DecodeEntry(absl::string_view(it->value().data(), it->value().size()), &id)) {
+        merged[it->key().ToString()] = id;
+      }
     }
     RETURN_IF_ERROR(FromLevelDb(it->status(), "list"));
   }
@@ -121,7 +158,7 @@ StatusOr<std::vector<std::pair<std::string, uint64_t>>> Txn::Children(uint64_t d
     uint64_t id = 0;
     if (!it->second) {
       merged.erase(it->first);
-    } else if (DecodeU64(*it->second, &id)) {
+    } else if (DecodeEntry(*it->second, &id)) {
       merged[it->first] = id;
     }
   }
@@ -135,8 +172,8 @@ void Txn::PutInode(const InodeRecord& inode) {
   staged_[InodeKey(inode.inode_id())] = inode.SerializeAsString();
 }
 void Txn::DeleteInode(uint64_t id) { staged_[InodeKey(id)] = std::nullopt; }
-void Txn::PutChild(uint64_t parent_id, absl::string_view name, uint64_t child_id) {
-  staged_[EntryKey(parent_id, name)] = EncodeU64(child_id);
+void Txn::PutChild(uint64_t parent_id, absl::string_view name, const InodeRecord& child) {
+  staged_[EntryKey(parent_id, name)] = EncodeEntry(child);
 }
 void Txn::DeleteChild(uint64_t parent_id, absl::string_view name) {
   staged_[EntryKey(parent_id, name)] = std::nullopt;
@@ -373,7 +410,7 @@ Status NamespaceStore::List(uint64_t dir_id, absl::string_view start_after, size
       break;
     }
     uint64_t id = 0;
-    if (!DecodeU64(it->value().ToString(), &id)) continue;
+    if (!DecodeEntry(absl::string_view(it->value().data(), it->value().size()), &id)) continue;
     std::string value;
     leveldb::Status s = db_->Get(ro, InodeKey(id), &value);
     if (!s.ok()) {

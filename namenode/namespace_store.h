@@ -65,7 +65,8 @@ class Txn {
 
   void PutInode(const cairn::v1::InodeRecord& inode);
   void DeleteInode(uint64_t id);
-  void PutChild(uint64_t parent_id, absl::string_view name, uint64_t child_id);
+  // Links `child` (its id and type; the record itself is put separately) under `name`.
+  void PutChild(uint64_t parent_id, absl::string_view name, const cairn::v1::InodeRecord& child);
   void DeleteChild(uint64_t parent_id, absl::string_view name);
 
   uint64_t NewInodeId();

@@ -37,6 +37,10 @@ struct ClientOptions {
   bool verify_checksums = true;
   size_t packet_bytes = 1 << 20;            // bytes per write packet
   int64_t lease_renew_interval_ms = 1000;   // while files are open for writing
+  // Namespace calls (mkdir, create, stat, rename, delete, set*) made by several threads at
+  // once: up to this many go out as RPCs at the same time; the rest wait and then leave
+  // together in one batched RPC. 0 = every call its own RPC, never batched.
+  int metadata_rpcs_in_flight = 2;
 };
 
 struct FileStatus {
