@@ -194,6 +194,19 @@ Status FileSystemImpl::Mkdir(const std::string& path, bool parents, uint32_t mod
   return Call(&NameNodeService::Stub::Mkdir, req, &resp, parents);
 }
 
+StatusOr<FileStatus> FileSystemImpl::MakeDirectory(const std::string& path, uint32_t mode,
+                                                   const std::string& owner,
+                                                   const std::string& group) {
+  cairn::v1::MkdirRequest req;
+  req.set_path(path);
+  req.set_mode(mode);
+  req.set_owner(owner.empty() ? options_.user : owner);
+  req.set_group(group.empty() ? options_.group : group);
+  cairn::v1::MkdirResponse resp;
+  RETURN_IF_ERROR(Call(&NameNodeService::Stub::Mkdir, req, &resp, false));
+  return ToFileStatus(resp.info());
+}
+
 StatusOr<FileStatus> FileSystemImpl::Stat(const std::string& path) {
   cairn::v1::GetFileInfoRequest req;
   req.set_path(path);

@@ -24,6 +24,8 @@ class FileSystemImpl final : public FileSystem {
   ~FileSystemImpl() override;
 
   Status Mkdir(const std::string& path, bool parents, uint32_t mode) override;
+  StatusOr<FileStatus> MakeDirectory(const std::string& path, uint32_t mode,
+                                     const std::string& owner, const std::string& group) override;
   StatusOr<FileStatus> Stat(const std::string& path) override;
   Status ListPage(const std::string& path, const std::string& start_after, uint32_t limit,
                   std::vector<FileStatus>* out, bool* has_more) override;

@@ -330,13 +330,13 @@ void CairnFs::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t 
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "mkdir", name);
   dir_cache_.Erase(parent, name);
-  if (Status s = fs_->Mkdir(*path, false, mode & 07777); !s.ok()) {
-    return ReplyError(req, s, "mkdir", *path);
-  }
-  if (Status s = ChownToCaller(req, *path, nullptr); !s.ok()) {
-    return ReplyError(req, s, "mkdir", *path);
-  }
-  ReplyNewEntry(req, parent, name, *path);
+  // Owned by the caller from the start: one round trip, with the new directory's status.
+  const struct fuse_ctx* ctx = fuse_req_ctx(req);
+  auto st = fs_->MakeDirectory(*path, mode & 07777,
+                               ctx->uid != geteuid() ? ids_.UserName(ctx->uid) : "",
+                               ctx->gid != getegid() ? ids_.GroupName(ctx->gid) : "");
+  if (!st.ok()) return ReplyError(req, st.status(), "mkdir", *path);
+  ReplyEntry(req, parent, name, std::move(*st));
 }
 
 void CairnFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {

@@ -134,6 +134,11 @@ class FileSystem {
 
   // ALREADY_EXISTS if `path` exists (unless `parents` and it is a directory).
   virtual Status Mkdir(const std::string& path, bool parents = false, uint32_t mode = 0755) = 0;
+  // Creates one directory (its parent must exist), owned by `owner`:`group` ("" = this client's
+  // user / group), and returns its status, in one round trip. ALREADY_EXISTS as Mkdir.
+  virtual StatusOr<FileStatus> MakeDirectory(const std::string& path, uint32_t mode,
+                                             const std::string& owner = "",
+                                             const std::string& group = "") = 0;
   virtual StatusOr<FileStatus> Stat(const std::string& path) = 0;
   // One page of a directory listing: at most `limit` entries after `start_after`.
   virtual Status ListPage(const std::string& path, const std::string& start_after,
