@@ -119,6 +119,9 @@ void ToFileInfo(const InodeRecord& inode, FileInfo* info) {
 StatusOr<std::optional<std::string>> Txn::Get(const std::string& key) {
   auto it = staged_.find(key);
   if (it != staged_.end()) return it->second;
+  // Earlier mutations of this group, not yet written.
+  auto g = store_->group_staged_.find(key);
+  if (g != store_->group_staged_.end()) return g->second;
   return store_->GetRaw(key);
 }
 
@@ -153,13 +156,16 @@ StatusOr<std::vector<std::pair<std::string, uint64_t>>> Txn::Children(uint64_t d
     }
     RETURN_IF_ERROR(FromLevelDb(it->status(), "list"));
   }
-  for (auto it = staged_.lower_bound(prefix);
-       it != staged_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-    uint64_t id = 0;
-    if (!it->second) {
-      merged.erase(it->first);
-    } else if (DecodeEntry(*it->second, &id)) {
-      merged[it->first] = id;
+  // Then the group's earlier mutations, then this one's.
+  for (const auto* layer : {&store_->group_staged_, &staged_}) {
+    for (auto it = layer->lower_bound(prefix);
+         it != layer->end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      uint64_t id = 0;
+      if (!it->second) {
+        merged.erase(it->first);
+      } else if (DecodeEntry(*it->second, &id)) {
+        merged[it->first] = id;
+      }
     }
   }
   std::vector<std::pair<std::string, uint64_t>> out;
@@ -288,37 +294,26 @@ void NamespaceStore::Barrier() {
   future.wait();
 }
 
-Status NamespaceStore::Apply(Pending& p) {
+Status NamespaceStore::Apply(Pending& p, leveldb::WriteBatch* batch) {
   if (!p.fn) return absl::CancelledError("barrier");  // nothing to write
   if (!fatal_.ok()) return fatal_;
   Txn txn(this, WallMillis());
   RETURN_IF_ERROR(p.fn(txn));
   const uint64_t txid = next_txid_;
-  leveldb::WriteBatch batch;
-  for (const auto& [key, value] : txn.staged_) {
+  for (auto& [key, value] : txn.staged_) {
     if (value) {
-      batch.Put(key, *value);
+      batch->Put(key, *value);
     } else {
-      batch.Delete(key);
+      batch->Delete(key);
     }
+    group_staged_[key] = std::move(value);
   }
   JournalRecord rec;
   rec.set_txid(txid);
   rec.set_time_ms(txn.now_ms());
   rec.set_op(p.op);
   rec.set_request(std::move(p.request));
-  batch.Put(JournalKey(txid), rec.SerializeAsString());
-  // last txid, next inode id, next block id, next generation stamp.
-  batch.Put(MetaKey("counters"), EncodeU64(txid) + EncodeU64(next_inode_id_) +
-                                     EncodeU64(next_block_id_) + EncodeU64(next_gen_stamp_));
-  leveldb::WriteOptions wo;
-  wo.sync = false;
-  Status s = FromLevelDb(db_->Write(wo, &batch), "namespace write");
-  if (!s.ok()) {
-    LOG(ERROR) << "namespace store failed, refusing further mutations: " << s;
-    fatal_ = absl::UnavailableError(absl::StrCat("namespace store failed: ", s.message()));
-    return fatal_;
-  }
+  batch->Put(JournalKey(txid), rec.SerializeAsString());
   next_txid_ = txid + 1;
   return absl::OkStatus();
 }
@@ -341,18 +336,23 @@ void NamespaceStore::CommitLoop() {
       queue_.erase(queue_.begin(), queue_.begin() + n);
     }
     results.clear();
+    leveldb::WriteBatch batch;
     bool wrote = false;
     for (Pending& p : group) {
-      results.push_back(Apply(p));
+      results.push_back(Apply(p, &batch));
       wrote |= results.back().ok();
     }
-    if (wrote && options_.sync && fatal_.ok()) {
+    group_staged_.clear();
+    if (wrote && fatal_.ok()) {
+      // The whole group: one log record, one write, one sync.
+      // last txid, next inode id, next block id, next generation stamp.
+      batch.Put(MetaKey("counters"), EncodeU64(next_txid_ - 1) + EncodeU64(next_inode_id_) +
+                                         EncodeU64(next_block_id_) + EncodeU64(next_gen_stamp_));
       leveldb::WriteOptions wo;
-      wo.sync = true;
-      leveldb::WriteBatch empty;
-      Status s = FromLevelDb(db_->Write(wo, &empty), "namespace sync");
+      wo.sync = options_.sync;
+      Status s = FromLevelDb(db_->Write(wo, &batch), "namespace write");
       if (!s.ok()) {
-        LOG(ERROR) << "namespace store sync failed, refusing further mutations: " << s;
+        LOG(ERROR) << "namespace store write failed, refusing further mutations: " << s;
         fatal_ = absl::UnavailableError(absl::StrCat("namespace store failed: ", s.message()));
         for (Status& r : results) {
           if (r.ok()) r = fatal_;

@@ -3,13 +3,14 @@
 // Thread-safe. Reads (GetInode, ResolvePath, List) run on the caller's thread. Mutations run
 // one at a time on the store's commit thread: each is a function over a Txn that reads the
 // current namespace and stages puts and deletes; on success the staged changes, a
-// JournalRecord with the next transaction id, and the id counters are written as ONE LevelDB
-// WriteBatch. After each group of queued mutations the store syncs LevelDB's log once (group
-// commit), and only then are the mutations' `done` callbacks run, on the commit thread.
+// JournalRecord with the next transaction id go into the group's LevelDB WriteBatch (later
+// mutations of the group see earlier ones). Each group of queued mutations is written, with
+// the id counters, as ONE WriteBatch and synced once (group commit); a mutation is thus
+// atomic and all-or-nothing with its group. Only then are the `done` callbacks run, on the
+// commit thread.
 //
-// Visibility: a mutation's effects are visible to readers as soon as its batch is applied,
-// which can be shortly before the group's sync completes (as in HDFS, where the namesystem
-// lock is released before the edit log sync); no caller is answered before the sync.
+// Visibility: readers see a group's mutations once its batch is written, just before its sync
+// completes; no caller is answered before the sync.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +33,7 @@ class DB;
 class Env;
 class Cache;
 class FilterPolicy;
+class WriteBatch;
 }  // namespace leveldb
 
 namespace google::protobuf {
@@ -135,14 +137,18 @@ class NamespaceStore {
   explicit NamespaceStore(const NamespaceStoreOptions& options);
   Status Init();
   void CommitLoop();
-  // Runs one mutation; returns its status. Commit thread only.
-  Status Apply(Pending& p);
+  // Runs one mutation, adding its writes to `batch` (and group_staged_); returns its status.
+  // Commit thread only.
+  Status Apply(Pending& p, leveldb::WriteBatch* batch);
   StatusOr<std::optional<std::string>> GetRaw(const std::string& key) const;
 
   const NamespaceStoreOptions options_;
   std::unique_ptr<leveldb::Cache> cache_;
   std::unique_ptr<const leveldb::FilterPolicy> filter_;
   std::unique_ptr<leveldb::DB> db_;
+
+  // Writes of the group being applied, not yet in LevelDB (nullopt = delete). Commit thread.
+  std::map<std::string, std::optional<std::string>> group_staged_;
 
   // Counters: touched only by the commit thread (and Init), published through last_txid_.
   uint64_t next_txid_ = 1;
