@@ -184,27 +184,30 @@ Status FileSystemImpl::Call(
 }
 
 Status FileSystemImpl::Mkdir(const std::string& path, bool parents, uint32_t mode) {
-  cairn::v1::MkdirRequest req;
-  req.set_path(path);
-  req.set_parents(parents);
-  req.set_mode(mode);
-  req.set_owner(options_.user);
-  req.set_group(options_.group);
   cairn::v1::MkdirResponse resp;
-  return Call(&NameNodeService::Stub::Mkdir, req, &resp, parents);
+  return Call(&NameNodeService::Stub::Mkdir, MkdirRequestFor(path, parents, mode, "", ""), &resp,
+              parents);
 }
 
 StatusOr<FileStatus> FileSystemImpl::MakeDirectory(const std::string& path, uint32_t mode,
                                                    const std::string& owner,
                                                    const std::string& group) {
+  cairn::v1::MkdirResponse resp;
+  RETURN_IF_ERROR(Call(&NameNodeService::Stub::Mkdir,
+                       MkdirRequestFor(path, false, mode, owner, group), &resp, false));
+  return ToFileStatus(resp.info());
+}
+
+cairn::v1::MkdirRequest FileSystemImpl::MkdirRequestFor(const std::string& path, bool parents,
+                                                        uint32_t mode, const std::string& owner,
+                                                        const std::string& group) const {
   cairn::v1::MkdirRequest req;
   req.set_path(path);
+  req.set_parents(parents);
   req.set_mode(mode);
   req.set_owner(owner.empty() ? options_.user : owner);
   req.set_group(group.empty() ? options_.group : group);
-  cairn::v1::MkdirResponse resp;
-  RETURN_IF_ERROR(Call(&NameNodeService::Stub::Mkdir, req, &resp, false));
-  return ToFileStatus(resp.info());
+  return req;
 }
 
 StatusOr<FileStatus> FileSystemImpl::Stat(const std::string& path) {

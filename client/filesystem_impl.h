@@ -55,6 +55,10 @@ class FileSystemImpl final : public FileSystem {
   DataNodeChannels* datanodes() { return datanodes_.get(); }
 
  private:
+  // "" owner / group = this client's.
+  cairn::v1::MkdirRequest MkdirRequestFor(const std::string& path, bool parents, uint32_t mode,
+                                          const std::string& owner,
+                                          const std::string& group) const;
   template <typename Req, typename Resp>
   Status Call(grpc::Status (cairn::v1::NameNodeService::Stub::*method)(grpc::ClientContext*,
                                                                        const Req&, Resp*),

@@ -137,6 +137,14 @@ StatusOr<client::FileStatus> CairnFs::StatIno(uint64_t ino) {
   return st;
 }
 
+client::CreateOptions CairnFs::NewFileOptions(mode_t mode) const {
+  client::CreateOptions co;
+  co.mode = mode & 07777;
+  co.replication = options_.replication;
+  co.block_size = options_.block_size_bytes;
+  return co;
+}
+
 Status CairnFs::ChownToCaller(fuse_req_t req, const std::string& path, client::FileStatus* st) {
   const struct fuse_ctx* ctx = fuse_req_ctx(req);
   const bool other_user = ctx->uid != geteuid();
@@ -311,10 +319,7 @@ void CairnFs::MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t 
   if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "mknod", name);
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "mknod", name);
-  client::CreateOptions co;
-  co.mode = mode & 07777;
-  co.replication = options_.replication;
-  co.block_size = options_.block_size_bytes;
+  const client::CreateOptions co = NewFileOptions(mode);
   dir_cache_.Erase(parent, name);
   auto out = fs_->Create(*path, co);
   if (!out.ok()) return ReplyError(req, out.status(), "mknod", *path);
@@ -598,10 +603,7 @@ void CairnFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t
   if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "create", name);
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "create", name);
-  client::CreateOptions co;
-  co.mode = mode & 07777;
-  co.replication = options_.replication;
-  co.block_size = options_.block_size_bytes;
+  const client::CreateOptions co = NewFileOptions(mode);
   auto out = fs_->Create(*path, co);
   dir_cache_.Erase(parent, name);
   struct fuse_entry_param e;

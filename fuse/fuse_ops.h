@@ -91,6 +91,9 @@ class CairnFs {
   StatusOr<client::FileStatus> StatIno(uint64_t ino);
   // Gives `path` to the caller's uid/gid if they differ from the daemon's.
   Status ChownToCaller(fuse_req_t req, const std::string& path, client::FileStatus* st);
+  // Options of a file created through the mount: `mode`'s permission bits, the mount's
+  // replication and block size.
+  client::CreateOptions NewFileOptions(mode_t mode) const;
   // Stats the new `path`, registers it under (parent, name) and replies with the entry.
   void ReplyNewEntry(fuse_req_t req, fuse_ino_t parent, const std::string& name,
                      const std::string& path);

@@ -85,6 +85,15 @@ class DataPathFaultTest : public ::testing::Test {
     }
     return -1;
   }
+  // Writes `data` to `path`, waits until every block has 3 replicas and returns the blocks.
+  void WriteFullyReplicated(const std::string& path, const std::string& data,
+                            std::vector<BlockInfo>* blocks) {
+    ASSERT_OK(WriteFile(fs_.get(), path, data));
+    ASSERT_TRUE(WaitFor([&] { return AllBlocksHave(fs_.get(), path, 3); }, 10000));
+    auto b = fs_->GetBlocks(path);
+    ASSERT_TRUE(b.ok()) << b.status();
+    *blocks = std::move(*b);
+  }
   int IndexOfAddress(const std::string& address) {
     for (int i = 0; i < cluster_->num_datanodes(); ++i) {
       if (cluster_->datanode(i) && cluster_->datanode(i)->address() == address) return i;
@@ -360,18 +369,16 @@ TEST_F(DataPathFaultTest, FlippedByteInAReplicaIsReportedAndSkipped) {
   StartCluster(o);
   const std::string path = "/corrupt";
   const std::string data = RandomBytes(2 * kMiB + kMiB / 2 + 1000, 41);  // last chunk partial
-  ASSERT_OK(WriteFile(fs_.get(), path, data));
-  ASSERT_TRUE(WaitFor([&] { return AllBlocksHave(fs_.get(), path, 3); }, 10000));
-  auto blocks = fs_->GetBlocks(path);
-  ASSERT_TRUE(blocks.ok()) << blocks.status();
-  ASSERT_EQ(blocks->size(), 3u);
+  std::vector<BlockInfo> blocks;
+  ASSERT_NO_FATAL_FAILURE(WriteFullyReplicated(path, data, &blocks));
+  ASSERT_EQ(blocks.size(), 3u);
 
   // The middle of the second block, then the very last byte of the file.
   const std::vector<std::pair<size_t, uint64_t>> cases = {{1, 300000},
-                                                          {2, (*blocks)[2].length - 1}};
+                                                          {2, blocks[2].length - 1}};
   for (const auto& [bi, offset] : cases) {
     SCOPED_TRACE(absl::StrCat("block ", bi, " offset ", offset));
-    auto b = BlockOf(path, (*blocks)[bi].block_id);
+    auto b = BlockOf(path, blocks[bi].block_id);
     ASSERT_TRUE(b.ok()) << b.status();
     ASSERT_FALSE(b->datanodes.empty());
     const std::string addr = b->datanodes[0];  // readers try it first
@@ -430,11 +437,9 @@ TEST_F(DataPathFaultTest, TruncatedReplicaIsReportedAndSkipped) {
   o.num_datanodes = 3;
   StartCluster(o);
   const std::string data = RandomBytes(kMiB + 5000, 42);
-  ASSERT_OK(WriteFile(fs_.get(), "/short", data));
-  ASSERT_TRUE(WaitFor([&] { return AllBlocksHave(fs_.get(), "/short", 3); }, 10000));
-  auto blocks = fs_->GetBlocks("/short");
-  ASSERT_TRUE(blocks.ok());
-  const BlockInfo b = (*blocks)[0];
+  std::vector<BlockInfo> blocks;
+  ASSERT_NO_FATAL_FAILURE(WriteFullyReplicated("/short", data, &blocks));
+  const BlockInfo b = blocks[0];
   const int i = IndexOfAddress(b.datanodes[0]);
   ASSERT_GE(i, 0);
   const std::string uuid = cluster_->datanode(i)->uuid();
@@ -470,11 +475,9 @@ TEST_F(DataPathFaultTest, AllReplicasCorruptGivesDataLoss) {
   o.num_datanodes = 3;
   StartCluster(o);
   const std::string data = RandomBytes(300000, 43);
-  ASSERT_OK(WriteFile(fs_.get(), "/lost", data));
-  ASSERT_TRUE(WaitFor([&] { return AllBlocksHave(fs_.get(), "/lost", 3); }, 10000));
-  auto blocks = fs_->GetBlocks("/lost");
-  ASSERT_TRUE(blocks.ok());
-  const BlockInfo b = (*blocks)[0];
+  std::vector<BlockInfo> blocks;
+  ASSERT_NO_FATAL_FAILURE(WriteFullyReplicated("/lost", data, &blocks));
+  const BlockInfo b = blocks[0];
   for (const auto& addr : b.datanodes) {
     const int i = IndexOfAddress(addr);
     ASSERT_GE(i, 0);
@@ -507,11 +510,9 @@ TEST_F(DataPathFaultTest, BlockScannerReportsACorruptReplica) {
   o.num_datanodes = 4;
   StartCluster(o);
   const std::string data = RandomBytes(kMiB + 3, 44);
-  ASSERT_OK(WriteFile(fs_.get(), "/scanned", data));
-  ASSERT_TRUE(WaitFor([&] { return AllBlocksHave(fs_.get(), "/scanned", 3); }, 10000));
-  auto blocks = fs_->GetBlocks("/scanned");
-  ASSERT_TRUE(blocks.ok());
-  const BlockInfo b = (*blocks)[0];
+  std::vector<BlockInfo> blocks;
+  ASSERT_NO_FATAL_FAILURE(WriteFullyReplicated("/scanned", data, &blocks));
+  const BlockInfo b = blocks[0];
   const int i = IndexOfAddress(b.datanodes.back());
   ASSERT_GE(i, 0);
   const std::string uuid = cluster_->datanode(i)->uuid();

@@ -366,7 +366,8 @@ StatusOr<std::unique_ptr<client::FileSystem>> ProcessCluster::NewClient(
   return client::FileSystem::Connect(o);
 }
 
-Status ProcessCluster::WaitForLiveDataNodes(int n, int64_t timeout_ms) {
+Status ProcessCluster::PollNameNode(int64_t timeout_ms, const std::string& what,
+                                    const std::function<Status(client::FileSystem*)>& probe) {
   const int64_t deadline = MonoMillis() + timeout_ms;
   std::unique_ptr<client::FileSystem> fs;
   Status last = absl::UnknownError("not polled");
@@ -383,49 +384,33 @@ Status ProcessCluster::WaitForLiveDataNodes(int n, int64_t timeout_ms) {
       }
     }
     if (fs) {
-      auto st = fs->GetFsStats();
-      if (st.ok() && static_cast<int>(st->live_datanodes) == n) return absl::OkStatus();
-      last = st.ok() ? absl::FailedPreconditionError(absl::StrCat(st->live_datanodes, " live, ",
-                                                                  st->dead_datanodes, " dead"))
-                     : st.status();
+      last = probe(fs.get());
+      if (last.ok()) return absl::OkStatus();
     }
     if (MonoMillis() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("waiting for ", n,
-                                                      " live DataNodes; last: ", last.ToString()));
+      return absl::DeadlineExceededError(
+          absl::StrCat("waiting for ", what, "; last: ", last.ToString()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));  // poll interval
     backoff_ms = std::min<int64_t>(backoff_ms * 2, 50);
   }
 }
 
+Status ProcessCluster::WaitForLiveDataNodes(int n, int64_t timeout_ms) {
+  return PollNameNode(timeout_ms, absl::StrCat(n, " live DataNodes"),
+                      [n](client::FileSystem* fs) -> Status {
+                        auto st = fs->GetFsStats();
+                        if (!st.ok()) return st.status();
+                        if (static_cast<int>(st->live_datanodes) == n) return absl::OkStatus();
+                        return absl::FailedPreconditionError(absl::StrCat(
+                            st->live_datanodes, " live, ", st->dead_datanodes, " dead"));
+                      });
+}
+
 Status ProcessCluster::WaitForNameNodeWritable(int64_t timeout_ms) {
-  const int64_t deadline = MonoMillis() + timeout_ms;
-  std::unique_ptr<client::FileSystem> fs;
-  Status last = absl::UnknownError("not polled");
-  int64_t backoff_ms = 5;
-  while (true) {
-    if (!fs) {
-      auto c = NewClient([&](client::ClientOptions* o) {
-        o->rpc_timeout_ms = std::clamp<int64_t>(deadline - MonoMillis(), 1, 2000);
-      });
-      if (c.ok()) {
-        fs = std::move(*c);
-      } else {
-        last = c.status();
-      }
-    }
-    if (fs) {
-      // A mutation that changes nothing; refused (UNAVAILABLE) while in safemode.
-      last = fs->SetTimes("/", -1, -1);
-      if (last.ok()) return absl::OkStatus();
-    }
-    if (MonoMillis() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("the NameNode did not become writable; last: ", last.ToString()));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));  // poll interval
-    backoff_ms = std::min<int64_t>(backoff_ms * 2, 50);
-  }
+  // A mutation that changes nothing; refused (UNAVAILABLE) while in safemode.
+  return PollNameNode(timeout_ms, "the NameNode to become writable",
+                      [](client::FileSystem* fs) { return fs->SetTimes("/", -1, -1); });
 }
 
 CliResult ProcessCluster::RunCli(const std::vector<std::string>& args,

@@ -103,6 +103,14 @@ class ProcessCluster {
   // Polls until the NameNode accepts a mutation (it is out of safemode).
   Status WaitForNameNodeWritable(int64_t timeout_ms = 30000);
 
+ private:
+  // Polls `probe` with a fresh client until it returns OK or `timeout_ms` passes
+  // (DEADLINE_EXCEEDED naming `what` and the last failure).
+  Status PollNameNode(int64_t timeout_ms, const std::string& what,
+                      const std::function<Status(client::FileSystem*)>& probe);
+
+ public:
+
   // A client of this cluster (rpc timeout 10 s unless `tweak` changes it).
   StatusOr<std::unique_ptr<client::FileSystem>> NewClient(
       std::function<void(client::ClientOptions*)> tweak = nullptr) const;
