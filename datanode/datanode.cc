@@ -141,7 +141,10 @@ void DataNode::Execute(const cairn::v1::DataNodeCommand& cmd) {
       break;
     case cairn::v1::DataNodeCommand::KIND_REPLICATE: {
       if (cmd.blocks_size() != 1 || cmd.targets_size() == 0) break;
-      if (replications_.load() >= options_.max_replication_streams) break;  // NameNode retries
+      if (replications_.load() >= options_.max_replication_streams) {
+        heartbeater_->TransferFailed(cmd.blocks(0).block_id(), {});
+        break;
+      }
       ++replications_;
       cairn::v1::Block block = cmd.blocks(0);
       std::vector<cairn::v1::DataNodeId> targets(cmd.targets().begin(), cmd.targets().end());
@@ -160,6 +163,9 @@ void DataNode::Execute(const cairn::v1::DataNodeCommand& cmd) {
         }
         if (!s.ok()) {
           LOG(WARNING) << "replication of blk_" << block.block_id() << " failed: " << s;
+          std::vector<std::string> uuids;
+          for (const auto& t : targets) uuids.push_back(t.datanode_uuid());
+          heartbeater_->TransferFailed(block.block_id(), uuids);
         } else {
           VLOG(1) << "replicated blk_" << block.block_id() << " to " << targets[0].address();
         }

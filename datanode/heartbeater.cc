@@ -88,6 +88,14 @@ void Heartbeater::ReplicaDeleted(uint64_t block_id, uint64_t generation_stamp) {
   deleted_.push_back(std::move(b));
 }
 
+void Heartbeater::TransferFailed(uint64_t block_id, const std::vector<std::string>& target_uuids) {
+  absl::MutexLock l(&mu_);
+  cairn::v1::FailedTransfer f;
+  f.set_block_id(block_id);
+  for (const auto& u : target_uuids) f.add_target_uuids(u);
+  failed_transfers_.push_back(std::move(f));
+}
+
 static cairn::v1::StorageReport MakeStorageReport(BlockStore* store, int active) {
   VolumeReport v = store->Report();
   cairn::v1::StorageReport r;
@@ -122,9 +130,11 @@ Status Heartbeater::Register() {
       mu_.Lock();
     }
     registered_ = true;
-    // Anything queued is covered by the full report that follows.
+    // Anything queued is covered by the full report that follows (and a NameNode that lost
+    // track of this node forgot the transfers it had scheduled).
     received_.clear();
     deleted_.clear();
+    failed_transfers_.clear();
   }
   LOG(INFO) << "registered with NameNode " << options_.namenode << " (cluster "
             << resp.cluster_id() << ")";
@@ -143,12 +153,16 @@ Status Heartbeater::SendIncremental() {
   cairn::v1::ReportIncrementalBlocksRequest req;
   {
     absl::MutexLock l(&mu_);
-    if (received_.empty() && deleted_.empty()) return absl::OkStatus();
+    if (received_.empty() && deleted_.empty() && failed_transfers_.empty()) {
+      return absl::OkStatus();
+    }
     req.set_datanode_uuid(identity_.uuid);
     for (auto& r : received_) *req.add_received() = std::move(r);
     for (auto& d : deleted_) *req.add_deleted() = std::move(d);
+    for (auto& f : failed_transfers_) *req.add_failed_transfers() = std::move(f);
     received_.clear();
     deleted_.clear();
+    failed_transfers_.clear();
   }
   cairn::v1::ReportIncrementalBlocksResponse resp;
   Status s = Call(stub_.get(), &cairn::v1::NameNodeService::Stub::ReportIncrementalBlocks, req,
@@ -158,6 +172,7 @@ Status Heartbeater::SendIncremental() {
     absl::MutexLock l(&mu_);
     for (auto& r : *req.mutable_received()) received_.push_back(std::move(r));
     for (auto& d : *req.mutable_deleted()) deleted_.push_back(std::move(d));
+    for (auto& f : *req.mutable_failed_transfers()) failed_transfers_.push_back(std::move(f));
   }
   return s;
 }
@@ -192,7 +207,9 @@ void Heartbeater::Loop() {
       absl::MutexLock l(&mu_);
       const int64_t wait_ms = std::max<int64_t>(0, next_heartbeat - MonoMillis());
       auto wake = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return stop_ || trigger_ || (registered_ && (!received_.empty() || !deleted_.empty()));
+        return stop_ || trigger_ ||
+               (registered_ &&
+                (!received_.empty() || !deleted_.empty() || !failed_transfers_.empty()));
       };
       mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Milliseconds(wait_ms));
       if (stop_) return;

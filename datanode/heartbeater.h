@@ -47,6 +47,9 @@ class Heartbeater : public ReplicaListener {
 
   void ReplicaFinalized(const ReplicaInfo& replica) override;
   void ReplicaDeleted(uint64_t block_id, uint64_t generation_stamp) override;
+  // A replicate command for `block_id` towards `targets` failed (or was not run: no targets);
+  // reported with the next incremental report, which is sent at once.
+  void TransferFailed(uint64_t block_id, const std::vector<std::string>& target_uuids);
 
   bool registered() const;
   uint64_t epoch() const { return epoch_.load(); }
@@ -77,6 +80,7 @@ class Heartbeater : public ReplicaListener {
   bool trigger_ ABSL_GUARDED_BY(mu_) = false;
   bool full_report_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<cairn::v1::ReplicaReport> received_ ABSL_GUARDED_BY(mu_);
+  std::vector<cairn::v1::FailedTransfer> failed_transfers_ ABSL_GUARDED_BY(mu_);
   std::vector<cairn::v1::Block> deleted_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };

@@ -75,6 +75,28 @@ bool DataNodeManager::Heartbeat(const cairn::v1::HeartbeatRequest& req,
   return revived;
 }
 
+void DataNodeManager::AddFailedTransfers(
+    const std::string& source,
+    const google::protobuf::RepeatedPtrField<cairn::v1::FailedTransfer>& failed) {
+  absl::MutexLock l(&mu_);
+  for (const auto& f : failed) {
+    FailedTransfer t;
+    t.source = source;
+    t.block_id = f.block_id();
+    t.targets.assign(f.target_uuids().begin(), f.target_uuids().end());
+    failed_transfers_.push_back(std::move(t));
+    if (failed_transfers_.size() > kMaxFailedTransfers) failed_transfers_.pop_front();
+  }
+}
+
+std::vector<FailedTransfer> DataNodeManager::TakeFailedTransfers() {
+  absl::MutexLock l(&mu_);
+  std::vector<FailedTransfer> out(std::make_move_iterator(failed_transfers_.begin()),
+                                  std::make_move_iterator(failed_transfers_.end()));
+  failed_transfers_.clear();
+  return out;
+}
+
 bool DataNodeManager::IsRegistered(const std::string& uuid) const {
   absl::MutexLock l(&mu_);
   return nodes_.count(uuid) > 0;

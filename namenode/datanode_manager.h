@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <set>
@@ -28,6 +29,13 @@ struct DataNodeInfo {
   AdminState admin = AdminState::kNormal;
   uint32_t scheduled_transfers = 0;  // replication tasks sent and not yet reported done
   uint64_t blocks = 0;
+};
+
+// A replicate command its source DataNode reported as failed.
+struct FailedTransfer {
+  std::string source;                // the reporting DataNode
+  uint64_t block_id = 0;
+  std::vector<std::string> targets;  // empty: the command was not started
 };
 
 struct DataNodeManagerOptions {
@@ -80,12 +88,21 @@ class DataNodeManager {
   std::string AddressOf(const std::string& uuid) const;
   uint64_t epoch() const { return options_.epoch; }
 
+  // Failed replicate commands, reported by `source` (from its incremental reports) and taken
+  // by the replication monitor. At most kMaxFailedTransfers are kept (the oldest dropped:
+  // their transfers then time out instead).
+  void AddFailedTransfers(const std::string& source,
+                          const google::protobuf::RepeatedPtrField<cairn::v1::FailedTransfer>& f);
+  std::vector<FailedTransfer> TakeFailedTransfers();
+  static constexpr size_t kMaxFailedTransfers = 10000;
+
  private:
   const DataNodeManagerOptions options_;
   const std::function<int64_t()> now_ms_;
   mutable absl::Mutex mu_;
   std::map<std::string, DataNodeInfo> nodes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<cairn::v1::DataNodeCommand>> commands_ ABSL_GUARDED_BY(mu_);
+  std::deque<FailedTransfer> failed_transfers_ ABSL_GUARDED_BY(mu_);
 };
 
 // "host" of "host:port".

@@ -35,6 +35,9 @@ void DataNodeProtocol::ReportIncrementalBlocks(
     cairn::v1::ReportIncrementalBlocksResponse*, Done done) {
   if (!datanodes_->IsRegistered(req.datanode_uuid())) return done(NotRegistered(req.datanode_uuid()));
   blocks_->ProcessIncremental(req);
+  if (req.failed_transfers_size() > 0) {
+    datanodes_->AddFailedTransfers(req.datanode_uuid(), req.failed_transfers());
+  }
   done(absl::OkStatus());
 }
 

@@ -35,8 +35,28 @@ BlockHealth AssessBlock(const BlockEntry& b, const NodeStates& nodes) {
   return h;
 }
 
+void ReplicationMonitor::TakeFailedTransfers(int64_t now) {
+  for (auto it = cooling_.begin(); it != cooling_.end();) {
+    it = now >= it->second.until_ms ? cooling_.erase(it) : std::next(it);
+  }
+  for (const FailedTransfer& f : datanodes_->TakeFailedTransfers()) {
+    auto pit = pending_.find(f.block_id);
+    if (pit == pending_.end() || pit->second.source != f.source) continue;  // already handled
+    LOG(INFO) << "replication of blk_" << f.block_id << " failed on " << f.source
+              << "; scheduling it again";
+    datanodes_->AddScheduledTransfers(pit->second.source, -1);
+    pending_.erase(pit);
+    if (!f.targets.empty()) {
+      Cooling& c = cooling_[f.block_id];
+      c.targets.insert(f.targets.begin(), f.targets.end());
+      c.until_ms = now + pending_timeout_ms_ / 4;
+    }
+  }
+}
+
 void ReplicationMonitor::Run() {
   const int64_t now = now_ms_();
+  TakeFailedTransfers(now);
   const NodeStates nodes = SnapshotNodeStates(*datanodes_);
 
   struct Work {
@@ -125,6 +145,9 @@ void ReplicationMonitor::Run() {
     if (source.empty()) continue;
     std::set<std::string> excluded(w.health.holders.begin(), w.health.holders.end());
     for (const auto& [u, r] : w.entry.replicas) excluded.insert(u);
+    if (auto cit = cooling_.find(w.block_id); cit != cooling_.end()) {
+      excluded.insert(cit->second.targets.begin(), cit->second.targets.end());
+    }
     auto targets = datanodes_->ChooseTargets(w.needed, excluded, "", w.entry.length);
     if (!targets.ok() || targets->empty()) continue;
     DataNodeCommand cmd;

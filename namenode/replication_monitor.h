@@ -2,7 +2,10 @@
 //   - under-replicated blocks (fewest live replicas first) get a replicate command to a node
 //     holding a good replica, towards targets chosen like a new block's, with at most
 //     `max_streams_per_node` transfers per source node; a transfer not confirmed by a block
-//     report within `pending_timeout_ms` is forgotten and scheduled again elsewhere;
+//     report within `pending_timeout_ms` is forgotten and scheduled again elsewhere, and one
+//     its source reports as failed is scheduled again at once, its targets left out for that
+//     block during a quarter of `pending_timeout_ms` (one of them may be dead and not yet
+//     declared so, or still receiving the block as an asynchronous follower);
 //   - excess replicas are deleted from the nodes with the least free space;
 //   - corrupt replicas are deleted once enough good ones exist;
 //   - decommissioning DataNodes whose blocks are all safe elsewhere become decommissioned.
@@ -59,12 +62,21 @@ class ReplicationMonitor {
     std::vector<std::string> targets;
     int64_t deadline_ms = 0;
   };
+  // Targets of a failed transfer of a block, not chosen again for it until `until_ms`.
+  struct Cooling {
+    std::set<std::string> targets;
+    int64_t until_ms = 0;
+  };
+  // Drops the pending transfers their sources reported as failed.
+  void TakeFailedTransfers(int64_t now);
+
   BlockManager* const blocks_;
   DataNodeManager* const datanodes_;
   const int max_streams_per_node_;
   const int64_t pending_timeout_ms_;
   const std::function<int64_t()> now_ms_;
   std::map<uint64_t, Pending> pending_;
+  std::map<uint64_t, Cooling> cooling_;
 };
 
 }  // namespace cairn::namenode

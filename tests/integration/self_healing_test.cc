@@ -467,6 +467,48 @@ TEST_F(SelfHealingTest, FailedTransferFromCorruptSourceDoesNotBlockRepair) {
   ExpectFilesReadBack();
 }
 
+// A replication towards a DataNode that died and is not declared dead yet fails; its source
+// reports the failure and the block is copied elsewhere at once, not after the transfer's
+// timeout (2 minutes here, like the time the NameNode takes to notice the death).
+TEST_F(SelfHealingTest, FailedTransferIsScheduledAgainElsewhereAtOnce) {
+  MiniClusterOptions o = FastOptions();
+  o.stale_after_ms = 60000;
+  o.dead_after_ms = 120000;
+  o.pending_replication_timeout_ms = 120000;
+  o.capacity_bytes_per_volume = 2ull << 30;
+  ASSERT_NO_FATAL_FAILURE(StartCluster(o));
+  const std::string data = RandomBytes(300000, 41);
+  files_["/f/two"] = data;
+  CreateOptions co;
+  co.create_parents = true;
+  co.replication = 2;
+  ASSERT_OK(WriteFile(fs_.get(), "/f/two", data, co));
+  ASSERT_TRUE(WaitFor([&] { return Healed(2); }, kHealMs)) << Describe();
+  const std::vector<BlockInfo> blocks = Blocks("/f/two");
+  ASSERT_EQ(blocks.size(), 1u);
+  std::vector<int> spares;
+  for (int i = 0; i < cluster_->num_datanodes(); ++i) {
+    if (!Contains(blocks[0].datanodes, cluster_->datanode(i)->address())) spares.push_back(i);
+  }
+  ASSERT_EQ(spares.size(), 2u);
+  // The first spare gets the most room (so it is the preferred target), then dies silently.
+  const int doomed = spares[0];
+  cluster_->StopDataNode(doomed);
+  cluster_->datanode_options(doomed).capacity_bytes_per_volume_for_tests = 8ull << 30;
+  ASSERT_OK(cluster_->RestartDataNode(doomed));
+  const std::string doomed_address = cluster_->datanode(doomed)->address();
+  ASSERT_TRUE(WaitFor([&] {
+    auto st = NodeStatus(doomed_address);
+    return st && st->remaining > (4ull << 30);
+  }, 10000));
+  cluster_->StopDataNode(doomed);
+
+  ASSERT_OK(fs_->SetReplication("/f/two", 3));
+  EXPECT_TRUE(WaitFor([&] { return Healed(3); }, kHealMs)) << Describe();
+  EXPECT_EQ(StateOf(doomed_address), "LIVE") << "healed only once the death was noticed";
+  ExpectFilesReadBack();
+}
+
 // 4. Every replica of one block is corrupt: fsck says so, reads of that range fail with DATA_LOSS
 // instead of returning bad bytes, the other blocks stay readable, and the corrupt replicas are
 // kept (there is nothing better).
