@@ -4,9 +4,11 @@
 
 #include "bench/bench.h"
 #include "common/logging.h"
+#include "common/malloc_tuning.h"
 
 int main(int argc, char** argv) {
   cairn::DisableMutexDeadlockDetection();
+  cairn::KeepLargeBuffersInHeap();
   cairn::bench::MetaOptions meta;
   cairn::bench::IoOptions io;
   std::string namenode = "127.0.0.1:8020";

@@ -193,6 +193,7 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::OpenWriter(
     return IoError(s.volume, err, s.name, "open checksums");
   }
   s.crc_fd = ScopedFd(fd);
+  if (options_.direct_io) s.direct_fd = OpenDirectForWrite(data_path);
   s.core = self_.lock();
   s.rep = rep;
   s.dirty = true;
@@ -341,6 +342,7 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::CreateReplica(uint64_t block
         what = "create data";
       } else {
         s.data_fd = ScopedFd(fd);
+        if (options_.direct_io) s.direct_fd = OpenDirectForWrite(rep->data_path);
       }
     }
     if (err != 0) {

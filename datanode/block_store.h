@@ -27,6 +27,9 @@ struct BlockStoreOptions {
   std::vector<std::string> volumes;  // directories, created if missing
   uint32_t bytes_per_checksum = 4096;
   bool fsync_on_finalize = true;     // fsync data and checksums before a replica is finalized
+  // Write large, aligned runs of replica data with O_DIRECT (no copy into the page cache; the
+  // rest, and volumes whose file system refuses O_DIRECT, go through the page cache).
+  bool direct_io = true;
   uint64_t reserved_bytes_per_volume = 0;  // a volume with less free space takes no new replicas
   // Capacity override per volume for tests (0 = statvfs).
   uint64_t capacity_bytes_per_volume_for_tests = 0;

@@ -279,8 +279,15 @@ struct WriterSetup {
   bool dirty = false;
   ScopedFd data_fd;
   ScopedFd crc_fd;
+  // A second descriptor of the data file opened with O_DIRECT, or -1: then every write goes
+  // through `data_fd` and the page cache.
+  ScopedFd direct_fd;
 };
 std::unique_ptr<ReplicaWriter> NewReplicaWriter(WriterSetup setup);
+
+// Opens `path` for writing with O_DIRECT; -1 if the file system refuses it (e.g. tmpfs), or on
+// any other error (the writer then uses the page cache; real I/O errors surface there).
+ScopedFd OpenDirectForWrite(const std::string& path);
 
 // What a reader needs, captured when it is opened.
 struct ReaderSetup {

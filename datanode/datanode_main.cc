@@ -7,10 +7,12 @@
 #include "common/daemon.h"
 #include "common/info_file.h"
 #include "common/logging.h"
+#include "common/malloc_tuning.h"
 #include "datanode/datanode.h"
 
 int main(int argc, char** argv) {
   cairn::BlockTerminationSignals();
+  cairn::KeepLargeBuffersInHeap();
   cairn::datanode::DataNodeOptions o;
   std::string info_file;
   CLI::App app{"Cairn DataNode: stores and replicates blocks"};
@@ -22,6 +24,8 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-interval-ms", o.heartbeat_interval_ms)->capture_default_str();
   app.add_option("--block-report-interval-ms", o.block_report_interval_ms)->capture_default_str();
   app.add_flag("!--no-fsync", o.fsync_on_finalize, "Do not fsync finalized replicas (unsafe)");
+  app.add_flag("!--no-direct-io", o.direct_io,
+               "Write replica data through the page cache instead of with O_DIRECT");
   app.add_option("--bytes-per-checksum", o.bytes_per_checksum)->capture_default_str();
   app.add_option("--reserved-bytes", o.reserved_bytes_per_volume, "Free space to keep per volume")
       ->capture_default_str();

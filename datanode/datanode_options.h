@@ -17,6 +17,7 @@ struct DataNodeOptions {
   int64_t heartbeat_interval_ms = 1000;
   int64_t block_report_interval_ms = 60000;
   bool fsync_on_finalize = true;
+  bool direct_io = true;  // see BlockStoreOptions::direct_io
   uint32_t bytes_per_checksum = 4096;
   uint64_t reserved_bytes_per_volume = 0;
   uint64_t capacity_bytes_per_volume_for_tests = 0;

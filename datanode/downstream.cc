@@ -29,14 +29,14 @@ Downstream::~Downstream() {
   Wait();
 }
 
-bool Downstream::Push(WriteBlockRequest packet) {
+bool Downstream::Push(std::shared_ptr<const WriteBlockRequest> packet) {
   absl::MutexLock l(&mu_);
   auto room = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     return failed_ || queued_bytes_ < max_queued_bytes_;
   };
   mu_.Await(absl::Condition(&room));
   if (failed_) return false;
-  queued_bytes_ += packet.packet().data().size();
+  queued_bytes_ += packet->packet().data().size();
   queue_.push_back(std::move(packet));
   return true;
 }
@@ -79,7 +79,7 @@ void Downstream::Fail(const std::string& error, std::vector<std::string> failed)
 
 void Downstream::SendLoop() {
   while (true) {
-    WriteBlockRequest next;
+    std::shared_ptr<const WriteBlockRequest> next;
     {
       absl::MutexLock l(&mu_);
       auto ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -95,9 +95,9 @@ void Downstream::SendLoop() {
       }
       next = std::move(queue_.front());
       queue_.pop_front();
-      queued_bytes_ -= next.packet().data().size();
+      queued_bytes_ -= next->packet().data().size();
     }
-    if (!stream_->Write(next)) {
+    if (!stream_->Write(*next)) {
       Fail("lost the stream to DataNode " + target_.address(), {target_.datanode_uuid()});
       break;
     }

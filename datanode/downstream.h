@@ -29,8 +29,9 @@ class Downstream {
              FailureFn on_failure);
   ~Downstream();
 
-  // Queues a packet; blocks while too much is queued. False once the stream has failed.
-  bool Push(cairn::v1::WriteBlockRequest packet);
+  // Queues a packet (shared: the caller may still read it, e.g. to write it locally); blocks
+  // while too much is queued. False once the stream has failed.
+  bool Push(std::shared_ptr<const cairn::v1::WriteBlockRequest> packet);
   // No more packets: the sender half-closes the stream after the queue drains.
   void Close();
   // Waits until both threads ended; true if every packet was acknowledged without failure.
@@ -52,7 +53,7 @@ class Downstream {
   std::unique_ptr<grpc::ClientReaderWriter<cairn::v1::WriteBlockRequest,
                                            cairn::v1::WriteBlockResponse>> stream_;
   mutable absl::Mutex mu_;
-  std::deque<cairn::v1::WriteBlockRequest> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<const cairn::v1::WriteBlockRequest>> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -20,17 +21,34 @@ namespace {
 constexpr size_t kMaxPipeline = 16;
 
 // Serializes writes to the upstream half of the stream (the stage's thread and the
-// downstream ack thread both answer).
+// downstream ack thread both answer). Packets are forwarded before this node writes them, so
+// a follower's acknowledgement is held back until this node has written the packet too.
+// Acknowledgements are cumulative: the newest one held back stands for the older ones.
 class Upstream {
  public:
   explicit Upstream(WriteStream* stream) : stream_(stream) {}
+  // Acknowledges on this node's behalf alone (no follower waited for).
   void Ack(uint64_t seqno, uint32_t replicas, bool last) {
-    WriteBlockResponse r;
-    r.set_seqno(seqno);
-    r.set_replicas(replicas);
-    r.set_last(last);
     absl::MutexLock l(&mu_);
-    if (!failed_) stream_->Write(r);
+    SendLocked(seqno, replicas, last);
+  }
+  // A follower acknowledged `seqno` with `replicas` replicas, this node not counted.
+  void FollowerAck(uint64_t seqno, uint32_t replicas, bool last) {
+    absl::MutexLock l(&mu_);
+    if (written_ >= 0 && seqno <= static_cast<uint64_t>(written_)) {
+      SendLocked(seqno, replicas + 1, last);
+    } else {
+      held_ = Held{seqno, replicas + 1, last};
+    }
+  }
+  // This node has written every packet up to `seqno`.
+  void Written(uint64_t seqno) {
+    absl::MutexLock l(&mu_);
+    written_ = static_cast<int64_t>(seqno);
+    if (held_ && held_->seqno <= seqno) {
+      SendLocked(held_->seqno, held_->replicas, held_->last);
+      held_.reset();
+    }
   }
   void Error(const std::string& error, const std::vector<std::string>& failed,
              absl::StatusCode code = absl::StatusCode::kUnavailable) {
@@ -49,9 +67,25 @@ class Upstream {
   }
 
  private:
+  struct Held {
+    uint64_t seqno;
+    uint32_t replicas;
+    bool last;
+  };
+  void SendLocked(uint64_t seqno, uint32_t replicas, bool last) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (failed_) return;
+    WriteBlockResponse r;
+    r.set_seqno(seqno);
+    r.set_replicas(replicas);
+    r.set_last(last);
+    stream_->Write(r);
+  }
+
   WriteStream* const stream_;
   mutable absl::Mutex mu_;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t written_ ABSL_GUARDED_BY(mu_) = -1;  // highest seqno written here, -1 for none
+  std::optional<Held> held_ ABSL_GUARDED_BY(mu_);
 };
 
 struct TransferCount {
@@ -140,7 +174,7 @@ grpc::Status RunWritePipeline(const PipelineEnv& env, grpc::ServerContext* ctx,
         env.channels->Get(header.downstream(0).address()), header.downstream(0), next,
         env.options->forward_queue_bytes,
         [&up, waits](const WriteBlockResponse& ack) {
-          if (waits) up.Ack(ack.seqno(), ack.replicas() + 1, ack.last());
+          if (waits) up.FollowerAck(ack.seqno(), ack.replicas(), ack.last());
         },
         [&up, waits, name](const std::string& error, std::vector<std::string> failed) {
           if (waits) {
@@ -169,24 +203,33 @@ grpc::Status RunWritePipeline(const PipelineEnv& env, grpc::ServerContext* ctx,
       local = absl::DataLossError(absl::StrCat(name, ": packet ", p.seqno(), " checksum mismatch"));
       break;
     }
+    if (already_finalized && p.offset_bytes() + p.data().size() > finalized_length) {
+      local = absl::InvalidArgumentError(absl::StrCat(
+          name, ": packet beyond the finalized replica's ", finalized_length, " bytes"));
+      break;
+    }
+    // Forwarded first, so that the followers write (and finalize) while this node does.
+    std::shared_ptr<const WriteBlockRequest> forwarded;
+    if (down) {
+      forwarded = std::make_shared<const WriteBlockRequest>(std::move(req));
+      down->Push(forwarded);
+    }
+    const cairn::v1::Packet& pk = forwarded ? forwarded->packet() : req.packet();
     if (env.options->write_delay_ms_for_tests > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(env.options->write_delay_ms_for_tests));
     }
     if (already_finalized) {
       // Resent packets of a block this node has in full: nothing to write.
-      if (p.offset_bytes() + p.data().size() > finalized_length) {
-        local = absl::InvalidArgumentError(absl::StrCat(
-            name, ": packet beyond the finalized replica's ", finalized_length, " bytes"));
-      } else if (p.last()) {
+      if (pk.last()) {
         auto info = env.store->GetReplica(block_id);
         if (info.ok()) env.listener->ReplicaFinalized(*info);
       }
     } else {
-      if (!p.data().empty()) {
-        local = (*writer)->Write(p.offset_bytes(), p.data().data(), p.data().size());
+      if (!pk.data().empty()) {
+        local = (*writer)->Write(pk.offset_bytes(), pk.data().data(), pk.data().size());
       }
-      if (local.ok() && p.sync()) local = (*writer)->Sync();
-      if (local.ok() && p.last()) {
+      if (local.ok() && pk.sync()) local = (*writer)->Sync();
+      if (local.ok() && pk.last()) {
         local = (*writer)->Finalize();
         if (local.ok()) {
           auto info = env.store->GetReplica(block_id);
@@ -195,11 +238,13 @@ grpc::Status RunWritePipeline(const PipelineEnv& env, grpc::ServerContext* ctx,
       }
     }
     if (!local.ok()) break;
-    expected_offset = already_finalized ? finalized_length : p.offset_bytes() + p.data().size();
-    got_last = p.last();
-    const uint64_t seqno = p.seqno();
-    if (down) down->Push(std::move(req));
-    if (!down || need <= 1) up.Ack(seqno, 1, got_last);
+    expected_offset = already_finalized ? finalized_length : pk.offset_bytes() + pk.data().size();
+    got_last = pk.last();
+    if (!down || need <= 1) {
+      up.Ack(pk.seqno(), 1, got_last);
+    } else {
+      up.Written(pk.seqno());
+    }
   }
 
   if (!local.ok()) {

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "common/daemon.h"
+#include "common/malloc_tuning.h"
 #include "fuse/fuse_options.h"
 #include "fuse/fuse_server.h"
 
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   // First, before any thread exists: every thread inherits the blocked termination signals,
   // which a dedicated thread then waits for.
   cairn::BlockTerminationSignals();
+  cairn::KeepLargeBuffersInHeap();
   cairn::fuse::FuseOptions options;
   bool exit_now = false;
   if (auto s = cairn::fuse::ParseFuseCommandLine(argc, argv, &options, &exit_now); !s.ok()) {

@@ -4,6 +4,7 @@
 
 #include "client/cli/cli.h"
 #include "common/errno_map.h"
+#include "common/malloc_tuning.h"
 
 namespace cairn::cli {
 
@@ -38,6 +39,7 @@ int Usage(const std::string& message, int code) {
 }  // namespace cairn::cli
 
 int main(int argc, char** argv) {
+  cairn::KeepLargeBuffersInHeap();
   cairn::cli::Context ctx;
   if (const char* env = std::getenv("CAIRN_NAMENODE"); env && *env) ctx.options.namenode = env;
   ctx.options.rpc_timeout_ms = 30000;
