@@ -717,6 +717,63 @@ TEST_F(DataPathSlowFollowerTest, AsyncWriteReturnsQuicklyAndReadersNeverSeeMissi
   EXPECT_TRUE(SameBytes(*back, data));
 }
 
+// Each DataNode forwards a packet before writing it itself, so the followers of a slow first
+// DataNode acknowledge before it has the packet: it must hold their acknowledgement back until
+// its own write is done. With a slow head of a sync pipeline, Hflush returns only once every
+// replica, the head's included, holds the bytes.
+TEST_F(DataPathFaultTest, SyncAcknowledgementWaitsForASlowFirstDataNode) {
+  MiniClusterOptions o;
+  o.num_datanodes = 2;
+  o.replication = 3;
+  o.capacity_bytes_per_volume = 2ull << 30;
+  StartCluster(o);
+  auto slow = cluster_->AddDataNode(/*write_delay_ms=*/150);
+  ASSERT_TRUE(slow.ok()) << slow.status();
+  // More room than the others: first in every pipeline.
+  cluster_->StopDataNode(*slow);
+  cluster_->datanode_options(*slow).capacity_bytes_per_volume_for_tests = 8ull << 30;
+  ASSERT_OK(cluster_->RestartDataNode(*slow));
+  ASSERT_OK(cluster_->WaitForDataNodes(3));
+  const std::string slow_uuid = cluster_->datanode(*slow)->uuid();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& n : cluster_->namenode()->datanodes()->Snapshot()) {
+          if (n.uuid == slow_uuid) {
+            return n.liveness == namenode::Liveness::kLive &&
+                   n.storage.remaining_bytes() > (4ull << 30);
+          }
+        }
+        return false;
+      },
+      10000));
+  auto writer = NewClient([](client::ClientOptions* c) { c->packet_bytes = 64 << 10; });
+  ASSERT_NE(writer, nullptr);
+  const std::string path = "/sync-slow-head";
+  const std::string data = RandomBytes(3 * (64 << 10) + 100, 72);
+  CreateOptions co;
+  co.ack = AckMode::kSync;
+  auto out = writer->Create(path, co);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_OK((*out)->Write(data.data(), data.size()));
+  ASSERT_OK((*out)->Hflush());
+  auto blocks = fs_->GetBlocks(path);
+  ASSERT_TRUE(blocks.ok()) << blocks.status();
+  ASSERT_EQ(blocks->size(), 1u);
+  const BlockInfo b = blocks->front();
+  ASSERT_EQ(b.datanodes.size(), 3u);
+  for (int i = 0; i < cluster_->num_datanodes(); ++i) {
+    auto r = cluster_->datanode(i)->store()->GetReplica(b.block_id);
+    ASSERT_TRUE(r.ok()) << "DataNode " << i << ": " << r.status();
+    EXPECT_EQ(r->length, data.size())
+        << "DataNode " << i << (i == *slow ? " (the slow first one)" : "")
+        << " did not hold every acknowledged byte when Hflush returned";
+  }
+  ASSERT_OK((*out)->Close());
+  auto back = ReadFile(fs_.get(), path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(SameBytes(*back, data));
+}
+
 // An async file still open: after Hflush, readers see exactly the hflushed bytes while the slow
 // follower lags; the follower itself refuses to serve bytes it does not have yet.
 TEST_F(DataPathSlowFollowerTest, AsyncHflushWithALaggingFollower) {
