@@ -61,6 +61,7 @@ Status NameNode::Start() {
   NamespaceStoreOptions so;
   so.dir = options_.dir + "/meta";
   so.sync = options_.sync_metadata;
+  so.read_cache_entries = options_.read_cache_entries;
   ASSIGN_OR_RETURN(store_, NamespaceStore::Open(so));
   ns_ = std::make_unique<NamespaceOps>(store_.get(), options_.namespace_ops);
 

@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
                  "Default block size in bytes")->capture_default_str();
   app.add_option("--min-block-size", o.namespace_ops.min_block_size_bytes)->capture_default_str();
   app.add_option("--rpc-threads", o.rpc_threads, "Threads serving RPCs")->capture_default_str();
+  app.add_option("--read-cache-entries", o.read_cache_entries,
+                 "Inodes and directory entries kept in memory for reads (0 = none)")
+      ->capture_default_str();
   app.add_flag("!--no-sync", o.sync_metadata, "Do not sync metadata writes (unsafe; benchmarks)");
   app.add_option("--heartbeat-interval-ms", o.heartbeat_interval_ms)->capture_default_str();
   app.add_option("--stale-after-ms", o.stale_after_ms)->capture_default_str();

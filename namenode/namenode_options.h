@@ -16,6 +16,7 @@ struct NameNodeOptions {
   std::string cluster_id;                 // "" = created on first start, then persisted
   bool sync_metadata = true;              // sync the namespace log before answering mutations
   int rpc_threads = 2;                    // completion-queue threads serving RPCs
+  size_t read_cache_entries = 1 << 18;    // namespace keys cached in memory for reads
   NamespaceOpsOptions namespace_ops;
   // Liveness (DataNodes).
   int64_t heartbeat_interval_ms = 1000;   // what DataNodes are told to use

@@ -1,5 +1,7 @@
 #include "namenode/namespace_store.h"
 
+#include "namenode/kv_cache.h"
+
 #include <google/protobuf/message.h>
 #include <leveldb/cache.h>
 #include <leveldb/db.h>
@@ -206,6 +208,7 @@ Status NamespaceStore::Init() {
   opts.paranoid_checks = true;
   if (options_.env) opts.env = options_.env;
   cache_.reset(leveldb::NewLRUCache(options_.block_cache_bytes));
+  kv_cache_ = std::make_unique<KvCache>(options_.read_cache_entries);
   opts.block_cache = cache_.get();
   filter_.reset(leveldb::NewBloomFilterPolicy(10));  // creates look up names that do not exist
   opts.filter_policy = filter_.get();
@@ -342,7 +345,9 @@ void NamespaceStore::CommitLoop() {
       results.push_back(Apply(p, &batch));
       wrote |= results.back().ok();
     }
-    group_staged_.clear();
+    // The group's namespace changes, for the read cache once they are written.
+    std::map<std::string, std::optional<std::string>> changes;
+    changes.swap(group_staged_);
     if (wrote && fatal_.ok()) {
       // The whole group: one log record, one write, one sync.
       // last txid, next inode id, next block id, next generation stamp.
@@ -350,7 +355,13 @@ void NamespaceStore::CommitLoop() {
                                          EncodeU64(next_block_id_) + EncodeU64(next_gen_stamp_));
       leveldb::WriteOptions wo;
       wo.sync = options_.sync;
+      kv_cache_->BeginWrite();
       Status s = FromLevelDb(db_->Write(wo, &batch), "namespace write");
+      if (s.ok()) {
+        kv_cache_->EndWrite(changes);
+      } else {
+        kv_cache_->EndFailedWrite();
+      }
       if (!s.ok()) {
         LOG(ERROR) << "namespace store write failed, refusing further mutations: " << s;
         fatal_ = absl::UnavailableError(absl::StrCat("namespace store failed: ", s.message()));
@@ -366,14 +377,27 @@ void NamespaceStore::CommitLoop() {
 }
 
 StatusOr<std::optional<std::string>> NamespaceStore::GetRaw(const std::string& key) const {
+  const uint64_t generation = kv_cache_->generation();
+  if (auto hit = kv_cache_->Get(key)) return std::move(*hit);
   std::string value;
   leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &value);
-  if (s.IsNotFound()) return std::optional<std::string>();
+  if (s.IsNotFound()) {
+    kv_cache_->Fill(generation, key, std::nullopt);
+    return std::optional<std::string>();
+  }
   RETURN_IF_ERROR(FromLevelDb(s, "namespace read"));
+  kv_cache_->Fill(generation, key, value);
   return std::optional<std::string>(std::move(value));
 }
 
 StatusOr<InodeRecord> NamespaceStore::ResolvePath(absl::string_view path) const {
+  // From the cache and LevelDB's current state: consistent if no write began meanwhile.
+  const uint64_t generation = kv_cache_->generation();
+  if (generation % 2 == 0) {
+    auto result = ResolveWith(path, [this](const std::string& key) { return GetRaw(key); });
+    if (kv_cache_->generation() == generation) return result;
+  }
+  // A group was written meanwhile: again, from one LevelDB snapshot.
   leveldb::ReadOptions ro;
   ro.snapshot = db_->GetSnapshot();
   auto result = ResolveWith(path, [&](const std::string& key) -> StatusOr<std::optional<std::string>> {

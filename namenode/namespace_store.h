@@ -11,6 +11,10 @@
 //
 // Visibility: readers see a group's mutations once its batch is written, just before its sync
 // completes; no caller is answered before the sync.
+//
+// Reads of single keys (GetInode, path walks, the mutations' own reads) go through a cache of
+// committed values (kv_cache.h) filled by reads and by each written group; a path walk that
+// overlapped a group's write is done again from one LevelDB snapshot.
 #pragma once
 
 #include <cstdint>
@@ -42,12 +46,17 @@ class Message;
 
 namespace cairn::namenode {
 
+class KvCache;
+
 struct NamespaceStoreOptions {
   std::string dir;                  // LevelDB directory; created if missing
   leveldb::Env* env = nullptr;      // nullptr = the default (POSIX) environment; tests: memenv
   bool sync = true;                 // sync LevelDB's log before answering mutations
   size_t block_cache_bytes = 64 << 20;
   size_t max_group_ops = 4096;      // mutations applied before one sync
+  // Namespace keys (inodes, directory entries) whose committed values are kept in memory for
+  // reads (see kv_cache.h); 0 = none.
+  size_t read_cache_entries = 1 << 18;
 };
 
 class NamespaceStore;
@@ -146,6 +155,7 @@ class NamespaceStore {
   std::unique_ptr<leveldb::Cache> cache_;
   std::unique_ptr<const leveldb::FilterPolicy> filter_;
   std::unique_ptr<leveldb::DB> db_;
+  std::unique_ptr<KvCache> kv_cache_;
 
   // Writes of the group being applied, not yet in LevelDB (nullopt = delete). Commit thread.
   std::map<std::string, std::optional<std::string>> group_staged_;

@@ -27,6 +27,7 @@
 #include "common/logging.h"
 #include "common/status.h"
 #include "namenode/key_codec.h"
+#include "namenode/kv_cache.h"
 #include "namenode/namespace_ops.h"
 #include "namenode/namespace_store.h"
 
@@ -92,6 +93,7 @@ class NamespaceTest : public ::testing::Test {
   void OpenStore() {
     NamespaceStoreOptions so;
     so.dir = dir_ + "/meta";
+    so.read_cache_entries = read_cache_entries_;
     auto store = NamespaceStore::Open(so);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
@@ -303,6 +305,7 @@ class NamespaceTest : public ::testing::Test {
 
   std::string dir_;
   NamespaceOpsOptions options_;
+  size_t read_cache_entries_ = NamespaceStoreOptions().read_cache_entries;
   std::unique_ptr<NamespaceStore> store_;
   std::unique_ptr<NamespaceOps> ops_;
 };
@@ -1943,6 +1946,84 @@ TEST_F(NamespaceTest, ReadsRunConcurrentlyWithMutations) {
   stop.store(true);
   reader.join();
   EXPECT_EQ(bad.load(), 0);
+}
+
+// The read cache never answers with a value older than a finished mutation: readers racing
+// with creates, renames and deletes (each filling the cache with what it read, positive or
+// negative) never make a later read miss a created entry or see a renamed or deleted one.
+// Run with a tiny cache (evicting all along) and with the default one.
+TEST_F(NamespaceTest, ReadCacheStaysCoherentWithRacingReaders) {
+  for (size_t entries : {size_t{8}, NamespaceStoreOptions().read_cache_entries}) {
+    SCOPED_TRACE(absl::StrCat(entries, " cache entries"));
+    read_cache_entries_ = entries;
+    ASSERT_NO_FATAL_FAILURE(ReopenStore());
+    const std::string dir = absl::StrCat("/race", entries);
+    ASSERT_OK(Mkdir(dir));
+    auto f = [&](int i) { return absl::StrCat(dir, "/f", i); };
+    auto g = [&](int i) { return absl::StrCat(dir, "/g", i); };
+    std::atomic<int> current{0};
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> readers;
+    for (int r = 0; r < 2; ++r) {
+      readers.emplace_back([&] {
+        while (!stop.load()) {
+          const int i = current.load();
+          for (const std::string& p : {f(i), g(i), f(i + 1), dir}) store_->ResolvePath(p).IgnoreError();
+        }
+      });
+    }
+    auto found = [&](const std::string& p) { return store_->ResolvePath(p).ok(); };
+    for (int i = 0; i < 200; ++i) {
+      current.store(i);
+      ASSERT_OK(Create(f(i)));
+      ASSERT_TRUE(found(f(i))) << f(i) << " missing after its create";
+      ASSERT_OK(Rename(f(i), g(i)));
+      ASSERT_FALSE(found(f(i))) << f(i) << " still there after its rename";
+      ASSERT_TRUE(found(g(i))) << g(i) << " missing after the rename";
+      ASSERT_OK(Delete(g(i)));
+      ASSERT_FALSE(found(g(i))) << g(i) << " still there after its delete";
+    }
+    stop.store(true);
+    for (auto& t : readers) t.join();
+    auto info = Info(dir);
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_EQ(info->children_count(), 0u);
+  }
+}
+
+// The cache's generation protocol, step by step: a value read before a write began is never
+// stored after it; written values replace cached ones; absence is cached too; the oldest key
+// goes first when full; a failed write forgets everything.
+TEST(KvCacheTest, GenerationsEvictionAndFailedWrites) {
+  KvCache c(3);
+  const uint64_t before = c.generation();
+  c.BeginWrite();
+  c.Fill(before, "k", "old");  // read before the write began, stored after: dropped
+  EXPECT_FALSE(c.Get("k").has_value());
+  c.Fill(c.generation(), "k", "during");  // read while the write is in progress: dropped
+  EXPECT_FALSE(c.Get("k").has_value());
+  c.EndWrite({{"k", "new"}, {"gone", std::nullopt}});
+  c.Fill(before, "k", "old");  // still dropped: the generation moved on
+  ASSERT_TRUE(c.Get("k").has_value());
+  EXPECT_EQ(*c.Get("k"), std::optional<std::string>("new"));
+  ASSERT_TRUE(c.Get("gone").has_value());
+  EXPECT_FALSE(c.Get("gone")->has_value());  // known to be absent
+  c.Fill(c.generation(), "k", "new2");  // a current read replaces the value
+  EXPECT_EQ(*c.Get("k"), std::optional<std::string>("new2"));
+  c.Fill(c.generation(), "third", "3");
+  c.Fill(c.generation(), "fourth", "4");  // full: "gone", the oldest inserted, goes
+  EXPECT_FALSE(c.Get("gone").has_value());
+  EXPECT_TRUE(c.Get("k").has_value());
+  EXPECT_TRUE(c.Get("third").has_value());
+  EXPECT_TRUE(c.Get("fourth").has_value());
+  c.BeginWrite();
+  c.EndFailedWrite();
+  EXPECT_FALSE(c.Get("k").has_value());
+  EXPECT_FALSE(c.Get("fourth").has_value());
+  EXPECT_EQ(c.generation() % 2, 0u);
+  KvCache none(0);
+  none.Fill(none.generation(), "k", "v");
+  EXPECT_FALSE(none.Get("k").has_value());
 }
 
 }  // namespace
