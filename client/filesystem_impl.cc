@@ -191,10 +191,12 @@ Status FileSystemImpl::Mkdir(const std::string& path, bool parents, uint32_t mod
 
 StatusOr<FileStatus> FileSystemImpl::MakeDirectory(const std::string& path, uint32_t mode,
                                                    const std::string& owner,
-                                                   const std::string& group) {
+                                                   const std::string& group,
+                                                   FileStatus* parent_after) {
   cairn::v1::MkdirResponse resp;
   RETURN_IF_ERROR(Call(&NameNodeService::Stub::Mkdir,
                        MkdirRequestFor(path, false, mode, owner, group), &resp, false));
+  if (parent_after && resp.has_parent()) *parent_after = ToFileStatus(resp.parent());
   return ToFileStatus(resp.info());
 }
 

@@ -25,7 +25,8 @@ class FileSystemImpl final : public FileSystem {
 
   Status Mkdir(const std::string& path, bool parents, uint32_t mode) override;
   StatusOr<FileStatus> MakeDirectory(const std::string& path, uint32_t mode,
-                                     const std::string& owner, const std::string& group) override;
+                                     const std::string& owner, const std::string& group,
+                                     FileStatus* parent_after) override;
   StatusOr<FileStatus> Stat(const std::string& path) override;
   Status ListPage(const std::string& path, const std::string& start_after, uint32_t limit,
                   std::vector<FileStatus>* out, bool* has_more) override;

@@ -58,7 +58,16 @@ CairnFs::CairnFs(client::FileSystem* fs, const FuseOptions& options)
 void CairnFs::Changed(uint64_t ino) {
   uint64_t parent = 0;
   std::string name;
-  if (inodes_.Where(ino, &parent, &name)) dir_cache_.Erase(parent, name);
+  if (inodes_.Where(ino, &parent, &name)) EntryChanged(parent, name);
+  absl::MutexLock l(&post_op_mu_);
+  post_op_.erase(ino);
+}
+
+void CairnFs::EntryChanged(uint64_t parent, const std::string& name) {
+  dir_cache_.Erase(parent, name);
+  absl::MutexLock l(&post_op_mu_);
+  ++dir_changes_;
+  post_op_.erase(parent);
 }
 
 std::optional<client::FileStatus> CairnFs::ListIntoCache(uint64_t dir, const std::string& name) {
@@ -162,7 +171,7 @@ Status CairnFs::ChownToCaller(fuse_req_t req, const std::string& path, client::F
 
 void CairnFs::ReplyNewEntry(fuse_req_t req, fuse_ino_t parent, const std::string& name,
                             const std::string& path) {
-  dir_cache_.Erase(parent, name);
+  EntryChanged(parent, name);
   auto st = fs_->Stat(path);
   if (!st.ok()) return ReplyError(req, st.status(), "stat", path);
   ReplyEntry(req, parent, name, std::move(*st));
@@ -220,7 +229,38 @@ void CairnFs::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 
 void CairnFs::Forget(fuse_ino_t ino, uint64_t nlookup) { inodes_.Forget(ino, nlookup); }
 
+uint64_t CairnFs::DirChanges() {
+  absl::MutexLock l(&post_op_mu_);
+  return dir_changes_;
+}
+
+void CairnFs::SetPostOpStatus(uint64_t ino, const client::FileStatus& st, uint64_t changes) {
+  absl::MutexLock l(&post_op_mu_);
+  if (dir_changes_ != changes) return;  // another change raced with this one: not exact
+  if (post_op_.size() >= kMaxPostOp) post_op_.clear();
+  post_op_[ino] = {st, MonoMillis()};
+}
+
+std::optional<client::FileStatus> CairnFs::TakePostOpStatus(uint64_t ino) {
+  absl::MutexLock l(&post_op_mu_);
+  auto it = post_op_.find(ino);
+  if (it == post_op_.end()) return std::nullopt;
+  std::optional<client::FileStatus> st;
+  if (MonoMillis() - it->second.at_ms <= static_cast<int64_t>(options_.attr_timeout_s * 1000)) {
+    st = std::move(it->second.status);
+  }
+  post_op_.erase(it);
+  return st;
+}
+
 void CairnFs::GetAttr(fuse_req_t req, fuse_ino_t ino) {
+  if (auto st = TakePostOpStatus(ino)) {
+    inodes_.UpdateStatus(ino, *st);
+    files_.Overlay(ino, &*st);
+    struct stat attr;
+    ToStat(*st, &ids_, options_.max_write_bytes, &attr);
+    return (void)fuse_reply_attr(req, &attr, options_.attr_timeout_s);
+  }
   auto st = StatIno(ino);
   if (!st.ok()) return ReplyError(req, st.status(), "getattr", absl::StrCat("inode ", ino));
   struct stat attr;
@@ -320,7 +360,7 @@ void CairnFs::MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t 
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "mknod", name);
   const client::CreateOptions co = NewFileOptions(mode);
-  dir_cache_.Erase(parent, name);
+  EntryChanged(parent, name);
   auto out = fs_->Create(*path, co);
   if (!out.ok()) return ReplyError(req, out.status(), "mknod", *path);
   if (Status s = (*out)->Close(); !s.ok()) return ReplyError(req, s, "mknod", *path);
@@ -334,13 +374,19 @@ void CairnFs::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t 
   if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "mkdir", name);
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "mkdir", name);
-  dir_cache_.Erase(parent, name);
+  EntryChanged(parent, name);
   // Owned by the caller from the start: one round trip, with the new directory's status.
   const struct fuse_ctx* ctx = fuse_req_ctx(req);
+  const uint64_t changes = DirChanges();
+  client::FileStatus parent_after;
   auto st = fs_->MakeDirectory(*path, mode & 07777,
                                ctx->uid != geteuid() ? ids_.UserName(ctx->uid) : "",
-                               ctx->gid != getegid() ? ids_.GroupName(ctx->gid) : "");
+                               ctx->gid != getegid() ? ids_.GroupName(ctx->gid) : "",
+                               &parent_after);
   if (!st.ok()) return ReplyError(req, st.status(), "mkdir", *path);
+  // The kernel drops the parent's attributes after a mkdir and asks for them on the next path
+  // walk: answer that from the NameNode's post-mkdir status.
+  if (parent_after.inode_id != 0) SetPostOpStatus(parent, parent_after, changes);
   ReplyEntry(req, parent, name, std::move(*st));
 }
 
@@ -349,7 +395,7 @@ void CairnFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (!path.ok()) return ReplyError(req, path.status(), "unlink", name);
   if (uint64_t ino = inodes_.Find(parent, name); ino != 0) files_.PrepareRemoval(ino);
   Status s = fs_->Delete(*path, false);
-  dir_cache_.Erase(parent, name);  // after the change: listings that raced with it are dropped
+  EntryChanged(parent, name);  // after the change: listings that raced with it are dropped
   if (!s.ok()) return ReplyError(req, s, "unlink", *path);
   if (uint64_t gone = inodes_.Removed(parent, name); gone != 0) files_.Orphan(gone);
   fuse_reply_err(req, 0);
@@ -359,7 +405,7 @@ void CairnFs::RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "rmdir", name);
   Status s = fs_->Delete(*path, false);
-  dir_cache_.Erase(parent, name);
+  EntryChanged(parent, name);
   if (!s.ok()) return ReplyError(req, s, "rmdir", *path);
   if (uint64_t gone = inodes_.Removed(parent, name); gone != 0) dir_cache_.Drop(gone);
   fuse_reply_err(req, 0);
@@ -369,7 +415,7 @@ void CairnFs::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, con
   if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "symlink", name);
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "symlink", name);
-  dir_cache_.Erase(parent, name);
+  EntryChanged(parent, name);
   if (Status s = fs_->CreateSymlink(target, *path); !s.ok()) {
     return ReplyError(req, s, "symlink", *path);
   }
@@ -391,8 +437,8 @@ void CairnFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_i
   const uint64_t target = inodes_.Find(newparent, newname);
   if (target != 0 && !(flags & RENAME_NOREPLACE)) files_.PrepareRemoval(target);
   Status s = fs_->Rename(*src, *dst, (flags & RENAME_NOREPLACE) != 0);
-  dir_cache_.Erase(parent, name);
-  dir_cache_.Erase(newparent, newname);
+  EntryChanged(parent, name);
+  EntryChanged(newparent, newname);
   if (!s.ok()) return ReplyError(req, s, "rename", absl::StrCat(*src, " -> ", *dst));
   if (uint64_t gone = inodes_.Renamed(parent, name, newparent, newname); gone != 0) {
     files_.Orphan(gone);
@@ -605,7 +651,7 @@ void CairnFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t
   if (!path.ok()) return ReplyError(req, path.status(), "create", name);
   const client::CreateOptions co = NewFileOptions(mode);
   auto out = fs_->Create(*path, co);
-  dir_cache_.Erase(parent, name);
+  EntryChanged(parent, name);
   struct fuse_entry_param e;
   if (!out.ok()) {
     if (out.status().code() != absl::StatusCode::kAlreadyExists || (fi->flags & O_EXCL)) {

@@ -40,13 +40,15 @@ StatusOr<ParentAndName> ResolveParent(Txn& txn, absl::string_view path) {
 }
 
 // Adds `delta` to a directory's child count and stamps its mtime/ctime.
-Status TouchDir(Txn& txn, uint64_t dir_id, int64_t delta) {
+// `*after` (if set) receives the directory's new record.
+Status TouchDir(Txn& txn, uint64_t dir_id, int64_t delta, InodeRecord* after = nullptr) {
   ASSIGN_OR_RETURN(std::optional<InodeRecord> dir, txn.FindInode(dir_id));
   if (!dir) return absl::DataLossError(absl::StrCat("directory inode ", dir_id, " missing"));
   dir->set_children_count(static_cast<uint64_t>(static_cast<int64_t>(dir->children_count()) + delta));
   dir->set_mtime_ms(txn.now_ms());
   dir->set_ctime_ms(txn.now_ms());
   txn.PutInode(*dir);
+  if (after) *after = std::move(*dir);
   return absl::OkStatus();
 }
 
@@ -171,8 +173,10 @@ void NamespaceOps::Mkdir(const cairn::v1::MkdirRequest& req, cairn::v1::MkdirRes
                                req.owner(), req.group());
     txn.PutInode(dir);
     txn.PutChild(pn.parent.inode_id(), pn.name, dir);
-    RETURN_IF_ERROR(TouchDir(txn, pn.parent.inode_id(), +1));
+    InodeRecord parent_after;
+    RETURN_IF_ERROR(TouchDir(txn, pn.parent.inode_id(), +1, &parent_after));
     ToFileInfo(dir, resp->mutable_info());
+    ToFileInfo(parent_after, resp->mutable_parent());
     return absl::OkStatus();
   }, std::move(done));
 }

@@ -136,9 +136,11 @@ class FileSystem {
   virtual Status Mkdir(const std::string& path, bool parents = false, uint32_t mode = 0755) = 0;
   // Creates one directory (its parent must exist), owned by `owner`:`group` ("" = this client's
   // user / group), and returns its status, in one round trip. ALREADY_EXISTS as Mkdir.
+  // `parent_after`, if set, receives the parent directory's status right after the change.
   virtual StatusOr<FileStatus> MakeDirectory(const std::string& path, uint32_t mode,
                                              const std::string& owner = "",
-                                             const std::string& group = "") = 0;
+                                             const std::string& group = "",
+                                             FileStatus* parent_after = nullptr) = 0;
   virtual StatusOr<FileStatus> Stat(const std::string& path) = 0;
   // One page of a directory listing: at most `limit` entries after `start_after`.
   virtual Status ListPage(const std::string& path, const std::string& start_after,

@@ -305,6 +305,52 @@ TEST_F(FuseSemanticsTest, Attributes) {
   EXPECT_GT(client_->Stat("/g")->mtime_ms, 1700000000456);
 }
 
+// A directory's attributes through the mount right after changes made in it: the mount
+// answers the kernel's getattr after a mkdir from the NameNode's post-mkdir status; whatever
+// else happens in between (rmdir, create, unlink, chmod, utimens), stat agrees with the
+// NameNode's current record of the directory.
+TEST_F(FuseSemanticsTest, DirectoryAttributesRightAfterChangesInIt) {
+  ASSERT_NO_FATAL_FAILURE(StartMount());
+  ASSERT_EQ(Errno(mkdir(M("p").c_str(), 0755)), 0);
+  auto agrees = [&](const std::string& step) {
+    struct stat st;
+    ASSERT_EQ(stat(M("p").c_str(), &st), 0) << step;
+    auto nn = client_->Stat("/p");
+    ASSERT_TRUE(nn.ok()) << nn.status();
+    EXPECT_EQ(st.st_mode & 07777, nn->mode) << step;
+    EXPECT_EQ(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000,
+              nn->mtime_ms)
+        << step;
+    EXPECT_EQ(static_cast<int64_t>(st.st_ctim.tv_sec) * 1000 + st.st_ctim.tv_nsec / 1000000,
+              nn->ctime_ms)
+        << step;
+  };
+  struct timespec old_times[2] = {{1600000000, 0}, {1600000000, 0}};
+  for (int i = 0; i < 6; ++i) {
+    const std::string c = absl::StrCat("p/c", i);
+    ASSERT_EQ(Errno(mkdir(M(c).c_str(), 0755)), 0);
+    agrees(absl::StrCat("after mkdir ", c));
+    switch (i % 3) {
+      case 0:
+        ASSERT_EQ(Errno(rmdir(M(c).c_str())), 0);
+        agrees(absl::StrCat("after rmdir ", c));
+        break;
+      case 1:
+        ASSERT_EQ(WriteFile(M(c + "-f"), "x"), 0);
+        agrees(absl::StrCat("after creating ", c, "-f"));
+        ASSERT_EQ(Errno(unlink(M(c + "-f").c_str())), 0);
+        agrees(absl::StrCat("after unlinking ", c, "-f"));
+        break;
+      case 2:
+        ASSERT_EQ(Errno(chmod(M("p").c_str(), i % 2 == 0 ? 0700 : 0755)), 0);
+        ASSERT_EQ(Errno(utimensat(AT_FDCWD, M("p").c_str(), old_times, 0)), 0);
+        agrees("after chmod and utimens of p");
+        break;
+    }
+    // Another client changes p: seen once the attribute timeout (1 s) has passed.
+  }
+}
+
 TEST_F(FuseSemanticsTest, VisibleToOtherClientsAfterFsyncAndClose) {
   ASSERT_NO_FATAL_FAILURE(StartMount());
   // Streaming (new file): fsync publishes the length, close completes it.
