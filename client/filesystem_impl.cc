@@ -252,12 +252,14 @@ Status FileSystemImpl::Rename(const std::string& src, const std::string& dst, bo
   return Call(&NameNodeService::Stub::Rename, req, &resp, false);
 }
 
-Status FileSystemImpl::Delete(const std::string& path, bool recursive) {
+Status FileSystemImpl::Delete(const std::string& path, bool recursive, FileStatus* parent_after) {
   cairn::v1::DeleteRequest req;
   req.set_path(path);
   req.set_recursive(recursive);
   cairn::v1::DeleteResponse resp;
-  return Call(&NameNodeService::Stub::Delete, req, &resp, false);
+  RETURN_IF_ERROR(Call(&NameNodeService::Stub::Delete, req, &resp, false));
+  if (parent_after && resp.has_parent()) *parent_after = ToFileStatus(resp.parent());
+  return absl::OkStatus();
 }
 
 Status FileSystemImpl::SetReplication(const std::string& path, uint32_t replication) {

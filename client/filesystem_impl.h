@@ -32,7 +32,7 @@ class FileSystemImpl final : public FileSystem {
                   std::vector<FileStatus>* out, bool* has_more) override;
   StatusOr<std::vector<FileStatus>> List(const std::string& path) override;
   Status Rename(const std::string& src, const std::string& dst, bool no_replace) override;
-  Status Delete(const std::string& path, bool recursive) override;
+  Status Delete(const std::string& path, bool recursive, FileStatus* parent_after) override;
   Status SetReplication(const std::string& path, uint32_t replication) override;
   Status SetPermission(const std::string& path, uint32_t mode) override;
   Status SetOwner(const std::string& path, const std::string& owner,

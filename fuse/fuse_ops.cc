@@ -394,9 +394,13 @@ void CairnFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "unlink", name);
   if (uint64_t ino = inodes_.Find(parent, name); ino != 0) files_.PrepareRemoval(ino);
-  Status s = fs_->Delete(*path, false);
+  const uint64_t changes = DirChanges();
+  client::FileStatus parent_after;
+  Status s = fs_->Delete(*path, false, &parent_after);
   EntryChanged(parent, name);  // after the change: listings that raced with it are dropped
   if (!s.ok()) return ReplyError(req, s, "unlink", *path);
+  // (+1: the EntryChanged above.)
+  if (parent_after.inode_id != 0) SetPostOpStatus(parent, parent_after, changes + 1);
   if (uint64_t gone = inodes_.Removed(parent, name); gone != 0) files_.Orphan(gone);
   fuse_reply_err(req, 0);
 }
@@ -404,9 +408,12 @@ void CairnFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void CairnFs::RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "rmdir", name);
-  Status s = fs_->Delete(*path, false);
+  const uint64_t changes = DirChanges();
+  client::FileStatus parent_after;
+  Status s = fs_->Delete(*path, false, &parent_after);
   EntryChanged(parent, name);
   if (!s.ok()) return ReplyError(req, s, "rmdir", *path);
+  if (parent_after.inode_id != 0) SetPostOpStatus(parent, parent_after, changes + 1);
   if (uint64_t gone = inodes_.Removed(parent, name); gone != 0) dir_cache_.Drop(gone);
   fuse_reply_err(req, 0);
 }

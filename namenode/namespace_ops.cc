@@ -357,9 +357,9 @@ void NamespaceOps::Rename(const cairn::v1::RenameRequest& req, cairn::v1::Rename
   }, std::move(done));
 }
 
-void NamespaceOps::Delete(const cairn::v1::DeleteRequest& req, cairn::v1::DeleteResponse*,
+void NamespaceOps::Delete(const cairn::v1::DeleteRequest& req, cairn::v1::DeleteResponse* resp,
                           Done done) {
-  Mutate("Delete", req, [&req](Txn& txn, std::vector<BlockRecord>* removed) -> Status {
+  Mutate("Delete", req, [&req, resp](Txn& txn, std::vector<BlockRecord>* removed) -> Status {
     ASSIGN_OR_RETURN(auto parts, SplitPath(req.path()));
     if (parts.empty()) return absl::InvalidArgumentError("/: cannot delete the root directory");
     ASSIGN_OR_RETURN(InodeRecord inode, txn.Resolve(req.path()));
@@ -368,7 +368,10 @@ void NamespaceOps::Delete(const cairn::v1::DeleteRequest& req, cairn::v1::Delete
     }
     RETURN_IF_ERROR(RemoveSubtree(txn, inode, removed));
     txn.DeleteChild(inode.parent_id(), inode.name());
-    return TouchDir(txn, inode.parent_id(), -1);
+    InodeRecord parent_after;
+    RETURN_IF_ERROR(TouchDir(txn, inode.parent_id(), -1, &parent_after));
+    ToFileInfo(parent_after, resp->mutable_parent());
+    return absl::OkStatus();
   }, std::move(done));
 }
 

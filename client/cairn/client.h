@@ -150,7 +150,9 @@ class FileSystem {
   // rename(2) semantics; `no_replace` as RENAME_NOREPLACE.
   virtual Status Rename(const std::string& src, const std::string& dst,
                         bool no_replace = false) = 0;
-  virtual Status Delete(const std::string& path, bool recursive = false) = 0;
+  // `parent_after`, if set, receives the parent directory's status right after the delete.
+  virtual Status Delete(const std::string& path, bool recursive = false,
+                        FileStatus* parent_after = nullptr) = 0;
   virtual Status SetReplication(const std::string& path, uint32_t replication) = 0;
   virtual Status SetPermission(const std::string& path, uint32_t mode) = 0;
   // Empty strings leave owner or group unchanged.

@@ -306,9 +306,9 @@ TEST_F(FuseSemanticsTest, Attributes) {
 }
 
 // A directory's attributes through the mount right after changes made in it: the mount
-// answers the kernel's getattr after a mkdir from the NameNode's post-mkdir status; whatever
-// else happens in between (rmdir, create, unlink, chmod, utimens), stat agrees with the
-// NameNode's current record of the directory.
+// answers the kernel's getattr after a mkdir, rmdir or unlink from the NameNode's post-change
+// status; whatever happens (create, chmod, utimens too), stat agrees with the NameNode's
+// current record of the directory.
 TEST_F(FuseSemanticsTest, DirectoryAttributesRightAfterChangesInIt) {
   ASSERT_NO_FATAL_FAILURE(StartMount());
   ASSERT_EQ(Errno(mkdir(M("p").c_str(), 0755)), 0);
