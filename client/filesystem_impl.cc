@@ -158,6 +158,9 @@ StatusOr<std::unique_ptr<OutputStream>> FileSystemImpl::Create(const std::string
   req.set_client_name(options_.client_name);
   cairn::v1::CreateFileResponse resp;
   RETURN_IF_ERROR(Call(&NameNodeService::Stub::CreateFile, req, &resp, false));
+  if (options.parent_after && resp.has_parent()) {
+    *options.parent_after = ToFileStatus(resp.parent());
+  }
   return std::unique_ptr<OutputStream>(new OutputStreamImpl(this, path, resp.info()));
 }
 

@@ -58,8 +58,10 @@ CairnFs::CairnFs(client::FileSystem* fs, const FuseOptions& options)
 void CairnFs::Changed(uint64_t ino) {
   uint64_t parent = 0;
   std::string name;
-  if (inodes_.Where(ino, &parent, &name)) EntryChanged(parent, name);
+  if (inodes_.Where(ino, &parent, &name)) dir_cache_.Erase(parent, name);
+  // Its directory's attributes did not change.
   absl::MutexLock l(&post_op_mu_);
+  ++dir_changes_;
   post_op_.erase(ino);
 }
 
@@ -656,9 +658,15 @@ void CairnFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t
   if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "create", name);
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "create", name);
-  const client::CreateOptions co = NewFileOptions(mode);
+  client::CreateOptions co = NewFileOptions(mode);
+  const uint64_t changes = DirChanges();
+  client::FileStatus parent_after;
+  co.parent_after = &parent_after;
   auto out = fs_->Create(*path, co);
   EntryChanged(parent, name);
+  if (out.ok() && parent_after.inode_id != 0) {
+    SetPostOpStatus(parent, parent_after, changes + 1);  // (+1: the EntryChanged above)
+  }
   struct fuse_entry_param e;
   if (!out.ok()) {
     if (out.status().code() != absl::StatusCode::kAlreadyExists || (fi->flags & O_EXCL)) {

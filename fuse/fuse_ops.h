@@ -95,7 +95,7 @@ class CairnFs {
   // A directory's status as a change made through this mount left it (from the NameNode's
   // answer): the next GETATTR of it within the attribute timeout is answered with it once,
   // instead of a Stat. The kernel asks right after such changes (it drops the parent's
-  // attributes), so this saves a NameNode call per mkdir, rmdir and unlink.
+  // attributes), so this saves a NameNode call per mkdir, create, rmdir and unlink.
   // `changes` is DirChanges() from before the change: if another directory change went
   // through this mount since, nothing is stored.
   void SetPostOpStatus(uint64_t ino, const client::FileStatus& st, uint64_t changes);

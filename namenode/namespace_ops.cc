@@ -257,7 +257,9 @@ void NamespaceOps::CreateFile(const cairn::v1::CreateFileRequest& req,
     file.set_lease_holder(req.client_name());
     txn.PutInode(file);
     txn.PutChild(pn.parent.inode_id(), pn.name, file);
-    RETURN_IF_ERROR(TouchDir(txn, pn.parent.inode_id(), delta));
+    InodeRecord parent_after;
+    RETURN_IF_ERROR(TouchDir(txn, pn.parent.inode_id(), delta, &parent_after));
+    ToFileInfo(parent_after, resp->mutable_parent());
     ToFileInfo(file, resp->mutable_info());
     return absl::OkStatus();
   }, [this, &req, resp, done = std::move(done)](Status s) {

@@ -73,6 +73,9 @@ struct CreateOptions {
   bool truncate_existing = false;
   // Non-zero: only replace the file if it still has this inode id (else ESTALE).
   uint64_t expected_inode_id = 0;
+  // Out: if set, receives the parent directory's status right after the create (when the
+  // create added an entry to it).
+  FileStatus* parent_after = nullptr;
 };
 
 struct BlockInfo {
