@@ -45,6 +45,9 @@ bool DirCache::ShouldList(uint64_t dir) {
   Dir& d = GetLocked(dir);
   const int64_t now = MonoMillis();
   if (now < d.too_large_until_ms) return false;
+  // A fresh listing that lacks the name would be listed again without it (a name being
+  // created, or one changed through this mount): no point in listing again.
+  if (d.listed_ms >= 0 && now - d.listed_ms <= ttl_ms_) return false;
   if (now - d.miss_window_ms > ttl_ms_) {
     d.miss_window_ms = now;
     d.misses = 0;

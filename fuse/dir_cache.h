@@ -34,7 +34,8 @@ class DirCache {
   // The entry `name` of directory `dir`, if a listing younger than the ttl has it.
   std::optional<client::FileStatus> Lookup(uint64_t dir, const std::string& name);
   // Counts a lookup that missed; true when `dir` is looked up often enough to list it now
-  // (the third miss within one ttl, and the directory was not found too large lately).
+  // (the third miss within one ttl, the directory was not found too large lately, and it has
+  // no fresh listing: names missing from one are new, and a new listing would lack them too).
   bool ShouldList(uint64_t dir);
   // Before listing `dir`: a token for Put().
   uint64_t BeginList(uint64_t dir);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "common/clock.h"
 
 namespace cairn::fuse {
@@ -73,6 +74,26 @@ TEST(DirCacheTest, DisabledWithZeroTtl) {
   c.Put(1, {Entry("a", 1)}, token, MonoMillis());
   EXPECT_FALSE(c.Lookup(1, "a"));
   EXPECT_FALSE(c.ShouldList(1));
+}
+
+// Lookups of names missing from a fresh listing (files being created) do not list the
+// directory again; once the listing is older than the ttl, misses count again.
+TEST(DirCacheTest, NoNewListingWhileOneIsFresh) {
+  constexpr int64_t kTtl = 300;
+  DirCache c(kTtl);
+  const int64_t listed = MonoMillis();
+  const uint64_t token = c.BeginList(1);
+  c.Put(1, {Entry("a", 1)}, token, listed);
+  ASSERT_TRUE(c.Lookup(1, "a"));
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_FALSE(c.Lookup(1, absl::StrCat("new", i)));
+    EXPECT_FALSE(c.ShouldList(1)) << "listed again while the listing is fresh";
+  }
+  while (MonoMillis() - listed <= kTtl) std::this_thread::yield();  // the listing ages out
+  EXPECT_FALSE(c.Lookup(1, "a"));
+  EXPECT_FALSE(c.ShouldList(1));
+  EXPECT_FALSE(c.ShouldList(1));
+  EXPECT_TRUE(c.ShouldList(1));
 }
 
 }  // namespace
