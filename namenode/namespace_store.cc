@@ -219,7 +219,7 @@ Status NamespaceStore::Init() {
   db_.reset(db);
 
   uint64_t last_txid = 0;
-  ASSIGN_OR_RETURN(std::optional<std::string> counters, GetRaw(MetaKey("counters")));
+  ASSIGN_OR_RETURN(std::optional<std::string> counters, GetUncached(MetaKey("counters")));
   if (counters) {
     if (counters->size() != 32 || !DecodeU64(counters->substr(0, 8), &last_txid) ||
         !DecodeU64(counters->substr(8, 8), &next_inode_id_) ||
@@ -376,18 +376,20 @@ void NamespaceStore::CommitLoop() {
   }
 }
 
+StatusOr<std::optional<std::string>> NamespaceStore::GetUncached(const std::string& key) const {
+  std::string value;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  RETURN_IF_ERROR(FromLevelDb(s, "namespace read"));
+  return std::optional<std::string>(std::move(value));
+}
+
 StatusOr<std::optional<std::string>> NamespaceStore::GetRaw(const std::string& key) const {
   const uint64_t generation = kv_cache_->generation();
   if (auto hit = kv_cache_->Get(key)) return std::move(*hit);
-  std::string value;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &value);
-  if (s.IsNotFound()) {
-    kv_cache_->Fill(generation, key, std::nullopt);
-    return std::optional<std::string>();
-  }
-  RETURN_IF_ERROR(FromLevelDb(s, "namespace read"));
+  ASSIGN_OR_RETURN(std::optional<std::string> value, GetUncached(key));
   kv_cache_->Fill(generation, key, value);
-  return std::optional<std::string>(std::move(value));
+  return value;
 }
 
 StatusOr<InodeRecord> NamespaceStore::ResolvePath(absl::string_view path) const {

@@ -149,7 +149,10 @@ class NamespaceStore {
   // Runs one mutation, adding its writes to `batch` (and group_staged_); returns its status.
   // Commit thread only.
   Status Apply(Pending& p, leveldb::WriteBatch* batch);
+  // The committed value of an inode or directory-entry key, through the read cache (which
+  // mutations keep current for exactly these keys: other keys must use GetUncached).
   StatusOr<std::optional<std::string>> GetRaw(const std::string& key) const;
+  StatusOr<std::optional<std::string>> GetUncached(const std::string& key) const;
 
   const NamespaceStoreOptions options_;
   std::unique_ptr<leveldb::Cache> cache_;
