@@ -278,21 +278,12 @@ TEST_P(DataPathKilledMidWriteTest, WriteCompletesAndStaleReplicaIsNotServed) {
 }
 
 // The last node of a sync pipeline is not a case here: its death while the block's last packet
-// is in flight hits two bugs at random, a hang (DataPathProtocolTest.
-// FollowerErrorBeforeTheLastPacketDoesNotHangThePipeline) and a failed write
-// (DataPathSlowFollowerTest.LastNodeDiesWhileTheOthersFinalize), each reproduced deterministically.
-// BUG (AsyncMiddle fails): in async mode the first DataNode only logs a follower's failure
-// (datanode/write_pipeline.cc:125 "follower failed, the NameNode will re-replicate"): the block
-// completes without pipeline recovery, so the dead follower's partial replica keeps the block's
-// current generation stamp. When that DataNode comes back it reports the replica as
-// BEING_WRITTEN; namenode/block_manager.cc AddReplicaLocked (lines 138-151) only treats
-// *finalized* replicas of a complete block with a wrong length as corrupt and records this one
-// as a non-finalized replica, which nothing ever deletes: a partial copy stays on disk forever
-// (and CreateReplica on that node refuses the block with ALREADY_EXISTS should the replication
-// monitor pick it as a target). A being-written replica reported for a complete block after a
-// re-registration should be invalidated. (At commit 9408922 this case failed earlier, on the
-// pipeline-setup bug of DataNodeDeadBeforeItsBlockStarts: the dead follower heads the next
-// block's pipeline.)
+// is in flight is covered deterministically by DataPathProtocolTest.
+// FollowerErrorBeforeTheLastPacketDoesNotHangThePipeline and
+// DataPathSlowFollowerTest.LastNodeDiesWhileTheOthersFinalize.
+// (AsyncMiddle once left the dead follower's partial replica, still at the block's current
+// generation stamp, on disk for good after the node came back; a being-written replica of a
+// complete block is now invalidated.)
 INSTANTIATE_TEST_SUITE_P(
     Pipeline, DataPathKilledMidWriteTest,
     ::testing::Values(KillCase{AckMode::kSync, 0}, KillCase{AckMode::kSync, 1},
@@ -304,17 +295,9 @@ INSTANTIATE_TEST_SUITE_P(
 // A DataNode dies after one block was written and before the next block's pipeline is set up;
 // the NameNode has not noticed yet and puts it first in the new pipeline. The write must go on
 // without it.
-// BUG: client/block_writer.cc:232 Recover() (OpenStream(/*recovery=*/true))
-// always reopens the survivors in recovery mode, but when the pipeline failed before its first
-// DataNode forwarded the header nobody holds a replica yet: every survivor answers "blk_N: no
-// such replica" (datanode/write_pipeline.cc:89, BlockStore::RecoverReplica -> NOT_FOUND) and is
-// blamed as failed although healthy. At commit 9408922 the write then ends with UNAVAILABLE
-// "every DataNode of the pipeline for blk_N failed"; with the uncommitted abandon-and-retry in
-// client/output_stream.cc (WithNewPipelineOnFailure) the client abandons the block but excludes
-// all three nodes and gets RESOURCE_EXHAUSTED "no DataNode can take another block (... 3
-// excluded by the writer)". A survivor that never had the replica is not a failed node: only
-// the unreachable one should be excluded (or the DataNode should create the replica when asked
-// to recover one it never had at offset 0).
+// Regression: pipeline recovery once reopened every survivor in recovery mode although none
+// had the replica yet (the pipeline broke before its first DataNode forwarded the header), so
+// healthy survivors answered "no such replica", were blamed as failed, and the write failed.
 TEST_F(DataPathFaultTest, DataNodeDeadBeforeItsBlockStarts) {
   MiniClusterOptions o;
   o.num_datanodes = 3;
@@ -848,12 +831,8 @@ TEST_F(DataPathSlowFollowerTest, AsyncHflushWithALaggingFollower) {
 // Async file whose writer goes away right after an Hflush while the slow follower still lags:
 // lease recovery must keep every hflushed byte (readers have seen them, and the two fast
 // replicas hold them).
-// BUG: namenode/file_ops.cc:413 RecoverLease (`agreed = std::min(agreed, length)`) takes
-// the minimum length over every replica that answers, including an async follower that is
-// behind, then truncates all replicas to it (RecoverReplica -> CommitRecovery). Bytes that were
-// hflushed and read are lost. Recovery should not go below the visible (hflushed) length when
-// replicas have it: drop replicas shorter than that from the recovery (or take the longest
-// length that a finalizable set of replicas agrees on).
+// Regression: lease recovery once took the shortest length among the replicas, including an
+// async follower that was behind, and truncated every replica to it, losing hflushed bytes.
 TEST_F(DataPathSlowFollowerTest, LeaseRecoveryKeepsHflushedBytesOfAnAsyncFile) {
   MiniClusterOptions o;
   o.lease_hard_limit_ms = 2000;
@@ -890,15 +869,9 @@ TEST_F(DataPathSlowFollowerTest, LeaseRecoveryKeepsHflushedBytesOfAnAsyncFile) {
 // A sync pipeline fast -> fast -> slow. The block's only packet (it is also the last) is
 // finalized on the two fast DataNodes; the slow one dies before writing it. Two complete
 // replicas exist, so Close must succeed.
-// BUG: the client's pipeline recovery (client/block_writer.cc:232, OpenStream(recovery=true))
-// asks the survivors to reopen their replicas, and BlockStore::RecoverReplica refuses finalized
-// ones (datanode/block_store.cc:389 "cannot recover a finalized replica", FAILED_PRECONDITION).
-// The client blames each healthy survivor in turn and Close fails: UNAVAILABLE "every
-// DataNode of the pipeline for blk_N failed" or, where the client abandons a block nobody
-// acknowledged and asks for another without the "failed" nodes, RESOURCE_EXHAUSTED "no space"
-// (and the abandoned block's two good replicas are deleted). Recovery of a block whose survivors already
-// finalized it should bump their generation stamp (HDFS "close recovery") or let the client
-// complete the block with the finalized replicas.
+// Regression: pipeline recovery once asked survivors that had already finalized the block to
+// reopen it, they refused, the client blamed each healthy survivor in turn and Close failed.
+// Survivors that finalized the block keep it under the new generation stamp.
 TEST_F(DataPathSlowFollowerTest, LastNodeDiesWhileTheOthersFinalize) {
   SetUpSlowCluster({}, 128 << 10, /*write_delay_ms=*/3000);
   if (HasFatalFailure()) return;

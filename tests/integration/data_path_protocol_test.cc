@@ -281,11 +281,9 @@ TEST_F(DataPathProtocolTest, SecondWriterOfAnOpenFileIsRefused) {
 }
 
 // CompleteFile from a client that does not hold the lease, naming the open last block.
-// BUG: namenode/file_ops.cc:158-173 CompleteFile counts finalized replicas of `last` before it
-// checks the lease: while the block is being written it answers OK with complete=false (retry)
-// to anyone, so a client without the lease spins until its deadline and then reports "the last
-// block has no finalized replica yet" instead of the lease error. The lease check
-// (FileForWriter) should come first.
+// Regression: CompleteFile once counted finalized replicas before checking the lease, so a
+// client without the lease spun on complete=false until its deadline instead of getting the
+// lease error.
 TEST_F(DataPathProtocolTest, CompleteFileByAClientWithoutTheLease) {
   auto out = fs_->Create("/leased", {});
   ASSERT_TRUE(out.ok()) << out.status();
@@ -625,14 +623,9 @@ TEST_F(DataPathProtocolTest, MalformedWriteBlockStreams) {
 // A follower reports an error (its own downstream is unreachable) before the first DataNode has
 // forwarded the block's last packet. The first DataNode must end the writer's stream with an
 // error and let go of the block.
-// BUG: datanode/downstream.cc: on an error ack AckLoop() calls stream_->Finish() (line 122)
-// without cancelling the call, and SendLoop() leaves on failure (line 87) without WritesDone(),
-// so the follower keeps waiting in Read() for more packets while the first DataNode waits in
-// Finish() for the follower: RunWritePipeline (write_pipeline.cc:192 `down->Wait()` after the last
-// packet) never returns, the writer's stream never ends, the transfer stays counted, and
-// DataNode::Shutdown() hangs in grpc::Server::Shutdown until the follower is stopped first
-// (seen as a hung MiniCluster teardown when the last node of a sync pipeline dies mid-block).
-// Downstream::Fail() should TryCancel() the downstream call.
+// Regression: on a follower's error ack the downstream call was once neither cancelled nor
+// half-closed, so the follower and the first DataNode waited for each other for good (the
+// write never ended and DataNode shutdown hung). A failed downstream call is now cancelled.
 TEST_F(DataPathProtocolTest, FollowerErrorBeforeTheLastPacketDoesNotHangThePipeline) {
   auto first = DataNodeStub(0);
   const std::string first_uuid = cluster_->datanode(0)->uuid();
@@ -900,10 +893,8 @@ TEST_F(DataPathProtocolTest, MalformedNameNodeDataPathRequests) {
 }
 
 // GetBlockLocations for "offset to the end" spelled as a huge length.
-// BUG: namenode/file_ops.cc:263 computes `end = offset + length` without overflow check: with
-// length near UINT64_MAX the sum wraps below `offset` and the NameNode silently answers with no
-// blocks at all (OK status), as if the file were empty. `end` should saturate at UINT64_MAX (or
-// the request be refused with INVALID_ARGUMENT).
+// Regression: GetBlockLocations once computed offset + length without an overflow check, so a
+// length near UINT64_MAX wrapped and the NameNode answered with no blocks at all.
 TEST_F(DataPathProtocolTest, GetBlockLocationsWithAHugeLength) {
   const std::string data = RandomBytes(2 * kMiB + kMiB / 2, 109);
   ASSERT_OK(WriteFile(fs_.get(), "/huge", data));

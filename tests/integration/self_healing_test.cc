@@ -407,16 +407,8 @@ TEST_F(SelfHealingTest, ScannerFindsCorruptReplicaAndItIsRepaired) {
 // 3b. Re-replication from a source whose replica turns out to be corrupt fails part-way (the
 // corruption is in the last MiB of a 4 MiB block, so three packets reach the target first). That
 // attempt must not leave a partial replica on the target that blocks every later repair.
-// BUG: datanode/write_pipeline.cc:163-166 RunWritePipeline() returns CANCELLED when the stream ends
-// before the last packet ("stream ended early") but leaves the replica it created (CreateReplica,
-// line 88) in rbw/. For a re-replication (header.is_replication, which no DataNode code reads)
-// nobody ever recovers or deletes it, and the NameNode never hears of it (only finalized replicas
-// are reported incrementally). Every later KIND_REPLICATE to that node then fails in
-// StoreCore::CreateReplica (datanode/block_store.cc:255) with ALREADY_EXISTS ("replica exists with
-// generation stamp ..."), and ChooseTargets keeps choosing the same node, so the block stays
-// under-replicated for good. The pipeline should delete a replica it created for an is_replication
-// write when the stream fails (or CreateReplica should replace a being-written replica of the same
-// stamp for an is_replication write).
+// (Regression: the failed transfer once left its partial replica in rbw/ on the target, where
+// nothing deleted it, and every later transfer to that node failed with ALREADY_EXISTS.)
 TEST_F(SelfHealingTest, FailedTransferFromCorruptSourceDoesNotBlockRepair) {
   ASSERT_NO_FATAL_FAILURE(StartCluster());
   const std::string data = RandomBytes(7 * kMiB / 2, 31);
@@ -948,14 +940,9 @@ TEST_F(SelfHealingTest, FullVolumesGiveAClearNoSpaceError) {
 // from its heartbeats, so it may send a block to a DataNode that has just filled up. That
 // DataNode refuses (RESOURCE_EXHAUSTED: "no space left on any volume"); the writer must then
 // take the block elsewhere, and only fail -- with a no-space error -- when no DataNode has room.
-// BUG: client/output_stream.cc:51-66 SendBuffer()/EndBlock() give up on the first pipeline failure
-// of a new block: BlockWriter::Recover() (client/block_writer.cc:186) finds no survivors and
-// returns UNAVAILABLE "every DataNode of the pipeline for blk_N failed", which sticks in the
-// stream. The DataNode's RESOURCE_EXHAUSTED reason is lost (the broken stream's status is never
-// read) and the block is never abandoned and re-allocated on another DataNode, although
-// BlockWriter::failed_before_any_ack() (block_writer.cc:31) exists for that but has no caller, and
-// the NameNode has AbandonBlock and AddBlock's excluded_datanodes. So writes fail with EIO while
-// other DataNodes have room, and a full cluster reports UNAVAILABLE instead of ENOSPC.
+// (Regression: the writer once gave up on the first pipeline failure of a new block, with
+// UNAVAILABLE instead of trying other DataNodes, and a full cluster reported UNAVAILABLE instead
+// of ENOSPC.)
 TEST_F(SelfHealingTest, WritesToAJustFilledDataNodeGoElsewhere) {
   // Heartbeats every 2 s: for a while the NameNode sees every DataNode as empty, as it does
   // between heartbeats in any busy cluster.
@@ -1008,14 +995,9 @@ TEST_F(SelfHealingTest, SetReplicationUpAndDown) {
 
 // 12. One of a DataNode's two volumes disappears: the node keeps serving from the other one,
 // reports failed_volumes = 1, and the replicas lost with the volume are re-replicated.
-// BUG: datanode/block_store_volume.cc:404-425 StoreCore::MarkVolumeFailed() drops the volume's
-// replicas from the store's map but tells nobody: the Heartbeater gets no ReplicaDeleted() for them
-// and no full block report is triggered (datanode/heartbeater.cc only sends one at registration and
-// every block_report_interval_ms, 60 s in MiniCluster and by default), and the NameNode ignores the
-// failed_volumes it receives in heartbeats (namenode/datanode_manager.cc:63 Heartbeat() just stores
-// the StorageReport). So the NameNode keeps listing the lost replicas as good, nothing is
-// re-replicated, and readers are sent to a node that answers NOT_FOUND. A volume failure should
-// report the dropped replicas as deleted (or force a full block report).
+// (Regression: a failed volume's replicas were once dropped from the store without telling the
+// NameNode, which kept offering them and re-replicated nothing; a volume failure now triggers a
+// full block report.)
 TEST_F(SelfHealingTest, FailedVolumeIsReportedAndItsReplicasAreReReplicated) {
   MiniClusterOptions o = FastOptions();
   o.volumes_per_datanode = 2;
