@@ -51,6 +51,7 @@ CairnFs::CairnFs(client::FileSystem* fs, const FuseOptions& options)
       dir_cache_(options.dir_cache ? static_cast<int64_t>(1000 * std::min(options.attr_timeout_s,
                                                                           options.entry_timeout_s))
                                    : 0),
+      post_change_(static_cast<int64_t>(1000 * options.attr_timeout_s)),
       files_(fs, &inodes_, options) {
   files_.set_on_change([this](uint64_t ino) { Changed(ino); });
 }
@@ -59,17 +60,18 @@ void CairnFs::Changed(uint64_t ino) {
   uint64_t parent = 0;
   std::string name;
   if (inodes_.Where(ino, &parent, &name)) dir_cache_.Erase(parent, name);
-  // Its directory's attributes did not change.
-  absl::MutexLock l(&post_op_mu_);
-  ++dir_changes_;
-  post_op_.erase(ino);
+  post_change_.Changed(ino);  // (its directory's attributes did not change)
 }
 
 void CairnFs::EntryChanged(uint64_t parent, const std::string& name) {
   dir_cache_.Erase(parent, name);
-  absl::MutexLock l(&post_op_mu_);
-  ++dir_changes_;
-  post_op_.erase(parent);
+  post_change_.Changed(parent);
+}
+
+void CairnFs::EntryChangedTo(uint64_t parent, const std::string& name, uint64_t token,
+                             const client::FileStatus& parent_after) {
+  dir_cache_.Erase(parent, name);
+  post_change_.ChangedTo(parent, token, parent_after);
 }
 
 std::optional<client::FileStatus> CairnFs::ListIntoCache(uint64_t dir, const std::string& name) {
@@ -231,39 +233,15 @@ void CairnFs::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 
 void CairnFs::Forget(fuse_ino_t ino, uint64_t nlookup) { inodes_.Forget(ino, nlookup); }
 
-uint64_t CairnFs::DirChanges() {
-  absl::MutexLock l(&post_op_mu_);
-  return dir_changes_;
-}
-
-void CairnFs::SetPostOpStatus(uint64_t ino, const client::FileStatus& st, uint64_t changes) {
-  absl::MutexLock l(&post_op_mu_);
-  if (dir_changes_ != changes) return;  // another change raced with this one: not exact
-  if (post_op_.size() >= kMaxPostOp) post_op_.clear();
-  post_op_[ino] = {st, MonoMillis()};
-}
-
-std::optional<client::FileStatus> CairnFs::TakePostOpStatus(uint64_t ino) {
-  absl::MutexLock l(&post_op_mu_);
-  auto it = post_op_.find(ino);
-  if (it == post_op_.end()) return std::nullopt;
-  std::optional<client::FileStatus> st;
-  if (MonoMillis() - it->second.at_ms <= static_cast<int64_t>(options_.attr_timeout_s * 1000)) {
-    st = std::move(it->second.status);
-  }
-  post_op_.erase(it);
-  return st;
-}
-
 void CairnFs::GetAttr(fuse_req_t req, fuse_ino_t ino) {
-  if (auto st = TakePostOpStatus(ino)) {
-    inodes_.UpdateStatus(ino, *st);
-    files_.Overlay(ino, &*st);
-    struct stat attr;
-    ToStat(*st, &ids_, options_.max_write_bytes, &attr);
-    return (void)fuse_reply_attr(req, &attr, options_.attr_timeout_s);
+  // Right after a change in a directory through this mount, its status came with the change.
+  std::optional<client::FileStatus> known = post_change_.Take(ino);
+  if (known) {
+    inodes_.UpdateStatus(ino, *known);
+    files_.Overlay(ino, &*known);
   }
-  auto st = StatIno(ino);
+  StatusOr<client::FileStatus> st = known ? StatusOr<client::FileStatus>(std::move(*known))
+                                          : StatIno(ino);
   if (!st.ok()) return ReplyError(req, st.status(), "getattr", absl::StrCat("inode ", ino));
   struct stat attr;
   ToStat(*st, &ids_, options_.max_write_bytes, &attr);
@@ -379,16 +357,14 @@ void CairnFs::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t 
   EntryChanged(parent, name);
   // Owned by the caller from the start: one round trip, with the new directory's status.
   const struct fuse_ctx* ctx = fuse_req_ctx(req);
-  const uint64_t changes = DirChanges();
+  const uint64_t token = post_change_.Begin();
   client::FileStatus parent_after;
   auto st = fs_->MakeDirectory(*path, mode & 07777,
                                ctx->uid != geteuid() ? ids_.UserName(ctx->uid) : "",
                                ctx->gid != getegid() ? ids_.GroupName(ctx->gid) : "",
                                &parent_after);
+  EntryChangedTo(parent, name, token, parent_after);
   if (!st.ok()) return ReplyError(req, st.status(), "mkdir", *path);
-  // The kernel drops the parent's attributes after a mkdir and asks for them on the next path
-  // walk: answer that from the NameNode's post-mkdir status.
-  if (parent_after.inode_id != 0) SetPostOpStatus(parent, parent_after, changes);
   ReplyEntry(req, parent, name, std::move(*st));
 }
 
@@ -396,13 +372,12 @@ void CairnFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "unlink", name);
   if (uint64_t ino = inodes_.Find(parent, name); ino != 0) files_.PrepareRemoval(ino);
-  const uint64_t changes = DirChanges();
+  const uint64_t token = post_change_.Begin();
   client::FileStatus parent_after;
   Status s = fs_->Delete(*path, false, &parent_after);
-  EntryChanged(parent, name);  // after the change: listings that raced with it are dropped
+  // After the change: listings that raced with it are dropped.
+  EntryChangedTo(parent, name, token, parent_after);
   if (!s.ok()) return ReplyError(req, s, "unlink", *path);
-  // (+1: the EntryChanged above.)
-  if (parent_after.inode_id != 0) SetPostOpStatus(parent, parent_after, changes + 1);
   if (uint64_t gone = inodes_.Removed(parent, name); gone != 0) files_.Orphan(gone);
   fuse_reply_err(req, 0);
 }
@@ -410,12 +385,11 @@ void CairnFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void CairnFs::RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "rmdir", name);
-  const uint64_t changes = DirChanges();
+  const uint64_t token = post_change_.Begin();
   client::FileStatus parent_after;
   Status s = fs_->Delete(*path, false, &parent_after);
-  EntryChanged(parent, name);
+  EntryChangedTo(parent, name, token, parent_after);
   if (!s.ok()) return ReplyError(req, s, "rmdir", *path);
-  if (parent_after.inode_id != 0) SetPostOpStatus(parent, parent_after, changes + 1);
   if (uint64_t gone = inodes_.Removed(parent, name); gone != 0) dir_cache_.Drop(gone);
   fuse_reply_err(req, 0);
 }
@@ -659,14 +633,11 @@ void CairnFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "create", name);
   client::CreateOptions co = NewFileOptions(mode);
-  const uint64_t changes = DirChanges();
+  const uint64_t token = post_change_.Begin();
   client::FileStatus parent_after;
   co.parent_after = &parent_after;
   auto out = fs_->Create(*path, co);
-  EntryChanged(parent, name);
-  if (out.ok() && parent_after.inode_id != 0) {
-    SetPostOpStatus(parent, parent_after, changes + 1);  // (+1: the EntryChanged above)
-  }
+  EntryChangedTo(parent, name, token, parent_after);
   struct fuse_entry_param e;
   if (!out.ok()) {
     if (out.status().code() != absl::StatusCode::kAlreadyExists || (fi->flags & O_EXCL)) {

@@ -16,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "client/cairn/client.h"
 #include "common/status.h"
@@ -25,6 +24,7 @@
 #include "fuse/file_handles.h"
 #include "fuse/fuse_options.h"
 #include "fuse/inode_table.h"
+#include "fuse/post_change_status.h"
 
 namespace cairn::fuse {
 
@@ -87,20 +87,15 @@ class CairnFs {
   void Changed(uint64_t ino);
   // Directory `parent` changed (its entry `name`): drops what is cached of them.
   void EntryChanged(uint64_t parent, const std::string& name);
+  // The same, for a change begun at `token` (PostChangeStatuses::Begin) that left `parent` as
+  // `parent_after` (inode_id 0: unknown): the kernel's next getattr of it is answered from that.
+  void EntryChangedTo(uint64_t parent, const std::string& name, uint64_t token,
+                      const client::FileStatus& parent_after);
   // Records `st` as `name` in `parent` and replies with the entry.
   void ReplyEntry(fuse_req_t req, fuse_ino_t parent, const std::string& name,
                   client::FileStatus st);
   // Current attributes of `ino` (with what this mount has written overlaid).
   StatusOr<client::FileStatus> StatIno(uint64_t ino);
-  // A directory's status as a change made through this mount left it (from the NameNode's
-  // answer): the next GETATTR of it within the attribute timeout is answered with it once,
-  // instead of a Stat. The kernel asks right after such changes (it drops the parent's
-  // attributes), so this saves a NameNode call per mkdir, create, rmdir and unlink.
-  // `changes` is DirChanges() from before the change: if another directory change went
-  // through this mount since, nothing is stored.
-  void SetPostOpStatus(uint64_t ino, const client::FileStatus& st, uint64_t changes);
-  std::optional<client::FileStatus> TakePostOpStatus(uint64_t ino);
-  uint64_t DirChanges();
   // Gives `path` to the caller's uid/gid if they differ from the daemon's.
   Status ChownToCaller(fuse_req_t req, const std::string& path, client::FileStatus* st);
   // Options of a file created through the mount: `mode`'s permission bits, the mount's
@@ -116,17 +111,10 @@ class CairnFs {
   const FuseOptions options_;
   InodeTable inodes_;
   DirCache dir_cache_;
+  PostChangeStatuses post_change_;
   IdMapper ids_;
   OpenFileManager files_;
 
-  struct PostOp {
-    client::FileStatus status;
-    int64_t at_ms = 0;  // monotonic
-  };
-  static constexpr size_t kMaxPostOp = 4096;
-  absl::Mutex post_op_mu_;
-  absl::flat_hash_map<uint64_t, PostOp> post_op_ ABSL_GUARDED_BY(post_op_mu_);
-  uint64_t dir_changes_ ABSL_GUARDED_BY(post_op_mu_) = 0;  // EntryChanged calls so far
 
   absl::Mutex statfs_mu_;
   int64_t statfs_at_ms_ ABSL_GUARDED_BY(statfs_mu_) = 0;

@@ -613,19 +613,22 @@ TEST_F(DataPathFaultTest, OpenWriterSurvivesANameNodeRestart) {
 
 class DataPathSlowFollowerTest : public DataPathFaultTest {
  protected:
-  // Two fast DataNodes and one that sleeps 200 ms before each packet, with less free space so
-  // that it always comes last in pipelines.
+  // Two fast DataNodes and one that sleeps `write_delay_ms` before each packet. The slow one
+  // has less free space than the others, so that it always comes last in pipelines, or with
+  // `slow_first` more (the others get 2 GiB), so that it comes first.
   void SetUpSlowCluster(MiniClusterOptions o = {}, size_t packet_bytes = 128 << 10,
-                        int64_t write_delay_ms = 200) {
+                        int64_t write_delay_ms = 200, bool slow_first = false) {
     o.num_datanodes = 2;
     o.replication = 3;
+    if (slow_first) o.capacity_bytes_per_volume = 2ull << 30;
     StartCluster(o);
     if (HasFatalFailure()) return;
     auto slow = cluster_->AddDataNode(write_delay_ms);
     ASSERT_TRUE(slow.ok()) << slow.status();
     slow_ = *slow;
+    const uint64_t slow_capacity = slow_first ? 8ull << 30 : 2ull << 30;
     cluster_->StopDataNode(slow_);
-    cluster_->datanode_options(slow_).capacity_bytes_per_volume_for_tests = 2ull << 30;
+    cluster_->datanode_options(slow_).capacity_bytes_per_volume_for_tests = slow_capacity;
     ASSERT_OK(cluster_->RestartDataNode(slow_));
     ASSERT_OK(cluster_->WaitForDataNodes(3));
     slow_uuid_ = cluster_->datanode(slow_)->uuid();
@@ -634,8 +637,9 @@ class DataPathSlowFollowerTest : public DataPathFaultTest {
         [&] {
           for (const auto& n : cluster_->namenode()->datanodes()->Snapshot()) {
             if (n.uuid == slow_uuid_) {
-              return n.liveness == namenode::Liveness::kLive && n.storage.remaining_bytes() > 0 &&
-                     n.storage.remaining_bytes() <= (2ull << 30);
+              const uint64_t r = n.storage.remaining_bytes();
+              return n.liveness == namenode::Liveness::kLive &&
+                     (slow_first ? r > (4ull << 30) : r > 0 && r <= slow_capacity);
             }
           }
           return false;
@@ -704,38 +708,14 @@ TEST_F(DataPathSlowFollowerTest, AsyncWriteReturnsQuicklyAndReadersNeverSeeMissi
 // DataNode acknowledge before it has the packet: it must hold their acknowledgement back until
 // its own write is done. With a slow head of a sync pipeline, Hflush returns only once every
 // replica, the head's included, holds the bytes.
-TEST_F(DataPathFaultTest, SyncAcknowledgementWaitsForASlowFirstDataNode) {
-  MiniClusterOptions o;
-  o.num_datanodes = 2;
-  o.replication = 3;
-  o.capacity_bytes_per_volume = 2ull << 30;
-  StartCluster(o);
-  auto slow = cluster_->AddDataNode(/*write_delay_ms=*/150);
-  ASSERT_TRUE(slow.ok()) << slow.status();
-  // More room than the others: first in every pipeline.
-  cluster_->StopDataNode(*slow);
-  cluster_->datanode_options(*slow).capacity_bytes_per_volume_for_tests = 8ull << 30;
-  ASSERT_OK(cluster_->RestartDataNode(*slow));
-  ASSERT_OK(cluster_->WaitForDataNodes(3));
-  const std::string slow_uuid = cluster_->datanode(*slow)->uuid();
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        for (const auto& n : cluster_->namenode()->datanodes()->Snapshot()) {
-          if (n.uuid == slow_uuid) {
-            return n.liveness == namenode::Liveness::kLive &&
-                   n.storage.remaining_bytes() > (4ull << 30);
-          }
-        }
-        return false;
-      },
-      10000));
-  auto writer = NewClient([](client::ClientOptions* c) { c->packet_bytes = 64 << 10; });
-  ASSERT_NE(writer, nullptr);
+TEST_F(DataPathSlowFollowerTest, SyncAcknowledgementWaitsForASlowFirstDataNode) {
+  SetUpSlowCluster({}, /*packet_bytes=*/64 << 10, /*write_delay_ms=*/150, /*slow_first=*/true);
+  if (HasFatalFailure()) return;
   const std::string path = "/sync-slow-head";
   const std::string data = RandomBytes(3 * (64 << 10) + 100, 72);
   CreateOptions co;
   co.ack = AckMode::kSync;
-  auto out = writer->Create(path, co);
+  auto out = writer_->Create(path, co);
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_OK((*out)->Write(data.data(), data.size()));
   ASSERT_OK((*out)->Hflush());
@@ -748,7 +728,7 @@ TEST_F(DataPathFaultTest, SyncAcknowledgementWaitsForASlowFirstDataNode) {
     auto r = cluster_->datanode(i)->store()->GetReplica(b.block_id);
     ASSERT_TRUE(r.ok()) << "DataNode " << i << ": " << r.status();
     EXPECT_EQ(r->length, data.size())
-        << "DataNode " << i << (i == *slow ? " (the slow first one)" : "")
+        << "DataNode " << i << (i == slow_ ? " (the slow first one)" : "")
         << " did not hold every acknowledged byte when Hflush returned";
   }
   ASSERT_OK((*out)->Close());
