@@ -24,19 +24,28 @@ DirCache::Dir& DirCache::GetLocked(uint64_t dir) {
   return d;
 }
 
-std::optional<client::FileStatus> DirCache::Lookup(uint64_t dir, const std::string& name) {
-  if (!enabled()) return std::nullopt;
+DirCache::Answer DirCache::Lookup(uint64_t dir, const std::string& name) {
+  Answer a;
+  if (!enabled()) return a;
   absl::MutexLock l(&mu_);
   auto it = dirs_.find(dir);
-  if (it == dirs_.end() || it->second.listed_ms < 0) return std::nullopt;
-  if (MonoMillis() - it->second.listed_ms > ttl_ms_) {
-    it->second.entries.clear();
-    it->second.listed_ms = -1;
-    return std::nullopt;
+  if (it == dirs_.end() || it->second.listed_ms < 0) return a;
+  Dir& d = it->second;
+  if (MonoMillis() - d.listed_ms > ttl_ms_) {
+    d.entries.clear();
+    d.changed.clear();
+    d.listed_ms = -1;
+    return a;
   }
-  auto e = it->second.entries.find(name);
-  if (e == it->second.entries.end()) return std::nullopt;
-  return e->second;
+  if (d.changed.contains(name)) return a;
+  auto e = d.entries.find(name);
+  if (e == d.entries.end()) {
+    a.kind = Answer::kAbsent;
+  } else {
+    a.kind = Answer::kPresent;
+    a.status = e->second;
+  }
+  return a;
 }
 
 bool DirCache::ShouldList(uint64_t dir) {
@@ -70,7 +79,16 @@ void DirCache::Put(uint64_t dir, const std::vector<client::FileStatus>& entries,
   if (it == dirs_.end() || it->second.epoch != token) return;  // changed meanwhile
   Dir& d = it->second;
   d.entries.clear();
+  d.changed.clear();
   for (const auto& e : entries) d.entries.emplace(e.name, e);
+  d.listed_ms = started_ms;
+}
+
+void DirCache::PutNew(uint64_t dir, int64_t started_ms) {
+  if (!enabled()) return;
+  absl::MutexLock l(&mu_);
+  if (dirs_.contains(dir)) return;  // something happened in it already: no guess
+  Dir& d = GetLocked(dir);
   d.listed_ms = started_ms;
 }
 
@@ -82,10 +100,19 @@ void DirCache::TooLarge(uint64_t dir) {
 void DirCache::Erase(uint64_t dir, const std::string& name) {
   if (!enabled()) return;
   absl::MutexLock l(&mu_);
-  auto it = dirs_.find(dir);
-  if (it == dirs_.end()) return;
-  it->second.epoch = next_epoch_++;
-  it->second.entries.erase(name);
+  // Recorded even for a directory without a listing: a PutNew() that lost the race to this
+  // change must not declare the directory empty.
+  Dir& d = GetLocked(dir);
+  d.epoch = next_epoch_++;
+  if (d.listed_ms < 0) return;
+  d.entries.erase(name);
+  if (d.changed.size() >= max_entries_) {  // too many to track: forget the listing
+    d.entries.clear();
+    d.changed.clear();
+    d.listed_ms = -1;
+    return;
+  }
+  d.changed.insert(name);
 }
 
 void DirCache::Drop(uint64_t dir) {
@@ -95,6 +122,7 @@ void DirCache::Drop(uint64_t dir) {
   if (it == dirs_.end()) return;
   it->second.epoch = next_epoch_++;
   it->second.entries.clear();
+  it->second.changed.clear();
   it->second.listed_ms = -1;
 }
 

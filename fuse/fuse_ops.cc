@@ -213,22 +213,26 @@ void CairnFs::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "lookup", name);
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "lookup", name);
-  if (auto cached = dir_cache_.Lookup(parent, name)) return ReplyEntry(req, parent, name, *cached);
+  DirCache::Answer cached = dir_cache_.Lookup(parent, name);
+  if (cached.present()) return ReplyEntry(req, parent, name, std::move(cached.status));
+  if (cached.absent()) return ReplyNoEntry(req, absl::NotFoundError(*path), *path);
   if (dir_cache_.ShouldList(parent)) {
     if (auto listed = ListIntoCache(parent, name)) return ReplyEntry(req, parent, name, *listed);
   }
   auto st = fs_->Stat(*path);
-  if (!st.ok()) {
-    if (st.status().code() == absl::StatusCode::kNotFound && options_.negative_timeout_s > 0) {
-      struct fuse_entry_param e;
-      std::memset(&e, 0, sizeof(e));
-      e.entry_timeout = options_.negative_timeout_s;
-      fuse_reply_entry(req, &e);
-      return;
-    }
-    return ReplyError(req, st.status(), "lookup", *path);
-  }
+  if (!st.ok()) return ReplyNoEntry(req, st.status(), *path);
   ReplyEntry(req, parent, name, std::move(*st));
+}
+
+void CairnFs::ReplyNoEntry(fuse_req_t req, const Status& s, const std::string& path) {
+  if (s.code() == absl::StatusCode::kNotFound && options_.negative_timeout_s > 0) {
+    struct fuse_entry_param e;
+    std::memset(&e, 0, sizeof(e));
+    e.entry_timeout = options_.negative_timeout_s;
+    fuse_reply_entry(req, &e);
+    return;
+  }
+  ReplyError(req, s, "lookup", path);
 }
 
 void CairnFs::Forget(fuse_ino_t ino, uint64_t nlookup) { inodes_.Forget(ino, nlookup); }
@@ -358,6 +362,7 @@ void CairnFs::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t 
   // Owned by the caller from the start: one round trip, with the new directory's status.
   const struct fuse_ctx* ctx = fuse_req_ctx(req);
   const uint64_t token = post_change_.Begin();
+  const int64_t started = MonoMillis();
   client::FileStatus parent_after;
   auto st = fs_->MakeDirectory(*path, mode & 07777,
                                ctx->uid != geteuid() ? ids_.UserName(ctx->uid) : "",
@@ -365,6 +370,7 @@ void CairnFs::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t 
                                &parent_after);
   EntryChangedTo(parent, name, token, parent_after);
   if (!st.ok()) return ReplyError(req, st.status(), "mkdir", *path);
+  dir_cache_.PutNew(st->inode_id, started);
   ReplyEntry(req, parent, name, std::move(*st));
 }
 

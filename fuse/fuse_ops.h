@@ -94,6 +94,9 @@ class CairnFs {
   // Records `st` as `name` in `parent` and replies with the entry.
   void ReplyEntry(fuse_req_t req, fuse_ino_t parent, const std::string& name,
                   client::FileStatus st);
+  // Answers a lookup of `path` that failed with `s`: a NOT_FOUND is a negative entry when
+  // negative_timeout is set, else ENOENT; other errors as usual.
+  void ReplyNoEntry(fuse_req_t req, const Status& s, const std::string& path);
   // Current attributes of `ino` (with what this mount has written overlaid).
   StatusOr<client::FileStatus> StatIno(uint64_t ino);
   // Gives `path` to the caller's uid/gid if they differ from the daemon's.

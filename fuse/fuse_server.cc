@@ -204,6 +204,9 @@ int RunFuse(const FuseOptions& o) {
     struct fuse_loop_config* cfg = fuse_loop_cfg_create();
     fuse_loop_cfg_set_clone_fd(cfg, o.clone_fd ? 1 : 0);
     fuse_loop_cfg_set_max_threads(cfg, o.max_threads);
+    // Idle workers stay (libfuse's default lets all but 10 exit, so a burst of requests
+    // starts and ends a thread per request).
+    fuse_loop_cfg_set_idle_threads(cfg, o.max_threads);
     rc = fuse_session_loop_mt(se, cfg);
     fuse_loop_cfg_destroy(cfg);
   }

@@ -385,12 +385,43 @@ TEST_F(FuseSemanticsTest, VisibleToOtherClientsAfterFsyncAndClose) {
   expect.replace(expect.size() - 4, 4, "TAIL");
   EXPECT_TRUE(ClientRead(client_.get(), "/s") == expect);
 
-  // And the other way round: what another client writes is seen after the attribute timeout.
+  // And the other way round: what another client writes is seen after the attribute timeout
+  // (a new name: once the mount's listing of the directory, if it has one, is that old).
   auto out = client_->Create("/from-client", {});
   ASSERT_TRUE(out.ok());
   ASSERT_TRUE((*out)->Write("abc", 3).ok());
   ASSERT_TRUE((*out)->Close().ok());
-  EXPECT_EQ(ReadFile(M("from-client")), "abc");
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(M("from-client")) == "abc"; }, 3000));
+}
+
+// Lookups of new names in a directory the mount knows completely (it created it, or listed it
+// less than the entry timeout ago) are answered without the NameNode: here a long timeout
+// makes the mount's answer stale on purpose. Names changed through the mount are always asked.
+TEST_F(FuseSemanticsTest, LookupsOfNewNamesAnsweredFromAFreshListing) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartMount(SmallCluster(), {"attr_timeout=60", "entry_timeout=60"}));
+  ASSERT_EQ(Errno(mkdir(M("d").c_str(), 0755)), 0);
+  ASSERT_EQ(WriteFile(M("d/mine"), "1"), 0);
+  ASSERT_TRUE(client_->Mkdir("/d/theirs").ok());  // another client, behind our back
+  struct stat st;
+  EXPECT_EQ(Errno(stat(M("d/theirs").c_str(), &st)), ENOENT) << "asked the NameNode";
+  EXPECT_EQ(Errno(stat(M("d/mine").c_str(), &st)), 0);
+  EXPECT_EQ(st.st_size, 1);
+  // Creating the name through the mount is not fooled by the stale answer.
+  EXPECT_EQ(Errno(mkdir(M("d/theirs").c_str(), 0755)), EEXIST);
+  EXPECT_EQ(Errno(stat(M("d/theirs").c_str(), &st)), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(WriteFile(M("d/x"), "x", O_WRONLY | O_CREAT | O_EXCL), 0);
+  ASSERT_EQ(Errno(unlink(M("d/mine").c_str())), 0);
+  EXPECT_EQ(Errno(stat(M("d/mine").c_str(), &st)), ENOENT);
+  EXPECT_EQ(ListDir(M("d")), (std::set<std::string>{".", "..", "theirs", "x"}));
+  // Without the listing cache every lookup goes to the NameNode.
+  mount_.Unmount();
+  ASSERT_TRUE(mount_.Mount(cluster_->namenode_address(),
+                           {"attr_timeout=60", "entry_timeout=60", "no_dir_cache"}).ok());
+  ASSERT_EQ(Errno(mkdir(M("e").c_str(), 0755)), 0);
+  ASSERT_TRUE(client_->Mkdir("/e/theirs").ok());
+  EXPECT_EQ(Errno(stat(M("e/theirs").c_str(), &st)), 0);
 }
 
 TEST_F(FuseSemanticsTest, WriteBackConflictReturnsEstaleAndKeepsTheData) {
