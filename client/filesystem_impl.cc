@@ -156,12 +156,14 @@ StatusOr<std::unique_ptr<OutputStream>> FileSystemImpl::Create(const std::string
   req.set_ack_mode(ToProtoAckMode(options.ack == AckMode::kDefault ? options_.default_ack
                                                                     : options.ack));
   req.set_client_name(options_.client_name);
+  req.set_allocate_first_block(options.allocate_first_block);
   cairn::v1::CreateFileResponse resp;
   RETURN_IF_ERROR(Call(&NameNodeService::Stub::CreateFile, req, &resp, false));
   if (options.parent_after && resp.has_parent()) {
     *options.parent_after = ToFileStatus(resp.parent());
   }
-  return std::unique_ptr<OutputStream>(new OutputStreamImpl(this, path, resp.info()));
+  return std::unique_ptr<OutputStream>(new OutputStreamImpl(
+      this, path, resp.info(), resp.has_first_block() ? &resp.first_block() : nullptr));
 }
 
 StatusOr<std::unique_ptr<InputStream>> FileSystemImpl::Open(const std::string& path) {

@@ -13,13 +13,15 @@ namespace cairn::client {
 using cairn::v1::NameNodeService;
 
 OutputStreamImpl::OutputStreamImpl(FileSystemImpl* fs, std::string path,
-                                   const cairn::v1::FileInfo& info)
+                                   const cairn::v1::FileInfo& info,
+                                   const cairn::v1::LocatedBlock* first_block)
     : fs_(fs),
       path_(std::move(path)),
       inode_id_(info.inode_id()),
       block_size_(info.block_size_bytes()),
       ack_mode_(info.ack_mode() == cairn::v1::ACK_MODE_UNSPECIFIED ? cairn::v1::ACK_MODE_SYNC
                                                                     : info.ack_mode()) {
+  if (first_block != nullptr) first_block_ = *first_block;
   fs_->LeaseOpened();
 }
 
@@ -33,6 +35,12 @@ Status OutputStreamImpl::Fail(Status s) {
 }
 
 Status OutputStreamImpl::StartBlock() {
+  BlockWriterTarget t{path_, inode_id_, ack_mode_, block_size_};
+  if (first_block_) {
+    block_ = std::make_unique<BlockWriter>(fs_, t, *first_block_);
+    first_block_.reset();
+    return absl::OkStatus();
+  }
   cairn::v1::AddBlockRequest req;
   req.set_path(path_);
   req.set_inode_id(inode_id_);
@@ -43,7 +51,6 @@ Status OutputStreamImpl::StartBlock() {
   RETURN_IF_ERROR(CallNameNode(fs_->namenode(), &NameNodeService::Stub::AddBlock, req, &resp,
                                fs_->options().rpc_timeout_ms, Idempotent::kNo));
   has_previous_ = false;
-  BlockWriterTarget t{path_, inode_id_, ack_mode_, block_size_};
   block_ = std::make_unique<BlockWriter>(fs_, t, resp.block());
   return absl::OkStatus();
 }
@@ -162,6 +169,12 @@ Status OutputStreamImpl::Close() {
     req.set_inode_id(inode_id_);
     req.set_client_name(fs_->options().client_name);
     if (has_previous_) *req.mutable_last() = previous_;
+    if (first_block_) {
+      // Allocated with the create and never written: the NameNode drops it.
+      *req.mutable_last() = first_block_->block();
+      req.mutable_last()->set_length_bytes(0);
+      first_block_.reset();
+    }
     const int64_t give_up = MonoMillis() + fs_->options().rpc_timeout_ms;
     int64_t backoff_ms = 1;  // the DataNode's report is usually a moment behind
     while (true) {

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -16,8 +17,10 @@ class FileSystemImpl;
 
 class OutputStreamImpl final : public OutputStream {
  public:
-  // `fs` must outlive the stream. `info` is the created file.
-  OutputStreamImpl(FileSystemImpl* fs, std::string path, const cairn::v1::FileInfo& info);
+  // `fs` must outlive the stream. `info` is the created file; `first_block`, if not null, the
+  // block the NameNode allocated with the create (used instead of the first AddBlock).
+  OutputStreamImpl(FileSystemImpl* fs, std::string path, const cairn::v1::FileInfo& info,
+                   const cairn::v1::LocatedBlock* first_block = nullptr);
   ~OutputStreamImpl() override;
 
   Status Write(const void* data, size_t n) override;
@@ -50,6 +53,7 @@ class OutputStreamImpl final : public OutputStream {
   std::set<std::string> excluded_;  // DataNodes that failed while writing this file
   bool has_previous_ = false;
   cairn::v1::Block previous_;
+  std::optional<cairn::v1::LocatedBlock> first_block_;  // allocated with the create, not used yet
   Status error_;  // sticky
   bool closed_ = false;
 };

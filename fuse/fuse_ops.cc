@@ -343,7 +343,8 @@ void CairnFs::MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t 
   if (Status s = NameError(name); !s.ok()) return ReplyError(req, s, "mknod", name);
   auto path = inodes_.ChildPath(parent, name);
   if (!path.ok()) return ReplyError(req, path.status(), "mknod", name);
-  const client::CreateOptions co = NewFileOptions(mode);
+  client::CreateOptions co = NewFileOptions(mode);
+  co.allocate_first_block = false;  // stays empty
   EntryChanged(parent, name);
   auto out = fs_->Create(*path, co);
   if (!out.ok()) return ReplyError(req, out.status(), "mknod", *path);

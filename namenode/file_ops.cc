@@ -79,6 +79,44 @@ Status FileOps::CheckWritable() const {
   return absl::OkStatus();
 }
 
+Status FileOps::AllocateBlock(Txn& txn, InodeRecord* inode, const std::set<std::string>& excluded,
+                              const std::string& client_address, cairn::v1::LocatedBlock* out) {
+  ASSIGN_OR_RETURN(auto targets, datanodes_->ChooseTargets(inode->replication(), excluded,
+                                                           client_address,
+                                                           inode->block_size_bytes()));
+  BlockRecord* b = inode->add_blocks();
+  b->set_block_id(txn.NewBlockId());
+  b->set_generation_stamp(txn.NewGenerationStamp());
+  b->set_length_bytes(0);
+  b->set_state(cairn::v1::BLOCK_STATE_UNDER_CONSTRUCTION);
+  inode->set_length_bytes(SumLengths(*inode));
+  inode->set_mtime_ms(txn.now_ms());
+  out->mutable_block()->set_block_id(b->block_id());
+  out->mutable_block()->set_generation_stamp(b->generation_stamp());
+  out->set_offset_bytes(inode->length_bytes());
+  out->set_under_construction(true);
+  for (auto& t : targets) *out->add_locations() = std::move(t);
+  return absl::OkStatus();
+}
+
+bool FileOps::AllocateFirstBlock(Txn& txn, InodeRecord* file, const std::string& client_address,
+                                 cairn::v1::LocatedBlock* out) {
+  if (CheckWritable().ok() && file->blocks_size() == 0 &&
+      AllocateBlock(txn, file, {}, client_address, out).ok()) {
+    return true;
+  }
+  out->Clear();
+  return false;
+}
+
+void FileOps::FirstBlockCommitted(const cairn::v1::LocatedBlock& block, uint64_t inode_id,
+                                  uint32_t replication) {
+  std::vector<std::string> pipeline;
+  for (const auto& t : block.locations()) pipeline.push_back(t.datanode_uuid());
+  blocks_->AddUnderConstruction(block.block().block_id(), inode_id,
+                                block.block().generation_stamp(), replication, pipeline);
+}
+
 void FileOps::AddBlock(const cairn::v1::AddBlockRequest& req, cairn::v1::AddBlockResponse* resp,
                        Done done) {
   if (Status s = CheckWritable(); !s.ok()) return done(s);
@@ -113,27 +151,12 @@ void FileOps::AddBlock(const cairn::v1::AddBlockRequest& req, cairn::v1::AddBloc
         }
         std::set<std::string> excluded(req.excluded_datanodes().begin(),
                                        req.excluded_datanodes().end());
-        ASSIGN_OR_RETURN(auto targets,
-                         datanodes_->ChooseTargets(inode.replication(), excluded,
-                                                   req.client_address(), inode.block_size_bytes()));
-        BlockRecord* b = inode.add_blocks();
-        b->set_block_id(txn.NewBlockId());
-        b->set_generation_stamp(txn.NewGenerationStamp());
-        b->set_length_bytes(0);
-        b->set_state(cairn::v1::BLOCK_STATE_UNDER_CONSTRUCTION);
-        inode.set_length_bytes(SumLengths(inode));
-        inode.set_mtime_ms(txn.now_ms());
+        resp->clear_block();
+        RETURN_IF_ERROR(
+            AllocateBlock(txn, &inode, excluded, req.client_address(), resp->mutable_block()));
         txn.PutInode(inode);
-        auto* lb = resp->mutable_block();
-        lb->mutable_block()->set_block_id(b->block_id());
-        lb->mutable_block()->set_generation_stamp(b->generation_stamp());
-        lb->set_offset_bytes(inode.length_bytes());
-        lb->set_under_construction(true);
         result->pipeline.clear();
-        for (auto& t : targets) {
-          result->pipeline.push_back(t.datanode_uuid());
-          *lb->add_locations() = std::move(t);
-        }
+        for (const auto& t : resp->block().locations()) result->pipeline.push_back(t.datanode_uuid());
         result->inode_id = inode.inode_id();
         result->replication = inode.replication();
         return absl::OkStatus();
@@ -164,8 +187,9 @@ void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
           req.path(), ": lease is held by another writer (", inode->lease_holder(), ")")));
     }
   }
-  if (req.has_last()) {
-    // The last block needs one finalized replica of the declared length first.
+  if (req.has_last() && req.last().length_bytes() > 0) {
+    // The last block needs one finalized replica of the declared length first (an empty one
+    // is dropped below).
     BlockEntry entry;
     if (blocks_->Get(req.last().block_id(), &entry)) {
       int finalized = 0;
@@ -186,6 +210,7 @@ void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
     bool closed = false;
     BlockRecord last;
     bool has_last = false;
+    bool dropped_last = false;  // `last` was allocated, never written, and is gone
   };
   auto result = std::make_shared<Result>();
   store_->Commit(
@@ -193,9 +218,18 @@ void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
       [&req, resp, result](Txn& txn) -> Status {
         ASSIGN_OR_RETURN(InodeRecord inode, FindFile(txn, req.path(), req.inode_id()));
         if (inode.lease_holder().empty() && inode.type() == cairn::v1::FILE_TYPE_FILE) {
-          // Already closed (a retried call): fine if it ends with the same block.
-          if (!req.has_last() || (inode.blocks_size() > 0 &&
-                                  inode.blocks().rbegin()->block_id() == req.last().block_id())) {
+          // Already closed (a retried call): fine if it ends with the same block, or the
+          // empty last block was dropped.
+          auto has_block = [&inode](uint64_t id) {
+            for (const auto& b : inode.blocks()) {
+              if (b.block_id() == id) return true;
+            }
+            return false;
+          };
+          if (!req.has_last() ||
+              (inode.blocks_size() > 0 &&
+               inode.blocks().rbegin()->block_id() == req.last().block_id()) ||
+              (req.last().length_bytes() == 0 && !has_block(req.last().block_id()))) {
             resp->set_complete(true);
             result->closed = false;
             return absl::OkStatus();
@@ -203,13 +237,27 @@ void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
         }
         ASSIGN_OR_RETURN(inode, FileForWriter(txn, req.path(), req.inode_id(), req.client_name()));
         result->has_last = false;
+        result->dropped_last = false;
         if (req.has_last()) {
           RETURN_IF_ERROR(CheckLastBlock(inode, req.last(), req.path()));
           BlockRecord* last = inode.mutable_blocks(inode.blocks_size() - 1);
-          last->set_length_bytes(req.last().length_bytes());
-          last->set_state(cairn::v1::BLOCK_STATE_COMPLETE);
           result->last = *last;
-          result->has_last = true;
+          if (req.last().length_bytes() == 0 &&
+              last->state() != cairn::v1::BLOCK_STATE_COMPLETE && last->length_bytes() == 0) {
+            // Allocated (e.g. with the create) and never written: no replica to wait for.
+            inode.mutable_blocks()->RemoveLast();
+            result->dropped_last = true;
+          } else if (req.last().length_bytes() < last->length_bytes()) {
+            // Below what readers may have seen (hflush): never checked against the replicas.
+            return absl::FailedPreconditionError(absl::StrCat(
+                req.path(), ": blk_", last->block_id(), " has ", last->length_bytes(),
+                " bytes visible; cannot complete it with ", req.last().length_bytes()));
+          } else {
+            last->set_length_bytes(req.last().length_bytes());
+            last->set_state(cairn::v1::BLOCK_STATE_COMPLETE);
+            result->last = *last;
+            result->has_last = true;
+          }
         } else if (inode.blocks_size() > 0 &&
                    inode.blocks().rbegin()->state() != cairn::v1::BLOCK_STATE_COMPLETE) {
           return absl::InvalidArgumentError(
@@ -230,6 +278,7 @@ void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
             blocks_->Commit(result->last.block_id(), result->last.generation_stamp(),
                             result->last.length_bytes());
           }
+          if (result->dropped_last) blocks_->Remove({result->last});
           leases_->Remove(req.client_name(), result->inode_id);
         }
         done(std::move(s));

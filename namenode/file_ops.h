@@ -5,6 +5,8 @@
 #pragma once
 
 #include <functional>
+#include <set>
+#include <string>
 
 #include "namenode/block_manager.h"
 #include "namenode/datanode_manager.h"
@@ -48,6 +50,15 @@ class FileOps {
   void GetFsStats(const cairn::v1::GetFsStatsRequest& req, cairn::v1::GetFsStatsResponse* resp,
                   Done done);
 
+  // The first block of a file being created (CreateFileRequest.allocate_first_block), inside
+  // the create's transaction: adds an under-construction block to `file` (not put) and
+  // describes it in `out`. False, changing nothing, if no DataNodes can take it. Commit thread.
+  bool AllocateFirstBlock(Txn& txn, cairn::v1::InodeRecord* file,
+                          const std::string& client_address, cairn::v1::LocatedBlock* out);
+  // After that create committed: the block manager learns of the block.
+  void FirstBlockCommitted(const cairn::v1::LocatedBlock& block, uint64_t inode_id,
+                           uint32_t replication);
+
   // Lease recovery of one file whose writer went away: the replicas of its last block agree
   // on the length every one of them has, under a new generation stamp, and the file is
   // closed. Blocking (talks to DataNodes); call from a background thread. OK when the file is
@@ -56,6 +67,11 @@ class FileOps {
 
  private:
   Status CheckWritable() const;
+  // Adds an under-construction block, with targets for it, to `inode` (not put); `out`
+  // describes it.
+  Status AllocateBlock(Txn& txn, cairn::v1::InodeRecord* inode,
+                       const std::set<std::string>& excluded, const std::string& client_address,
+                       cairn::v1::LocatedBlock* out);
 
   NamespaceStore* const store_;
   BlockManager* const blocks_;

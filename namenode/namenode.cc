@@ -90,6 +90,14 @@ Status NameNode::Start() {
   ns_->set_file_opened([this](const std::string& client, uint64_t inode_id) {
     leases_->Add(client, inode_id);
   });
+  ns_->set_first_block(
+      [this](Txn& txn, cairn::v1::InodeRecord* file, const std::string& client_address,
+             cairn::v1::LocatedBlock* out) {
+        return files_->AllocateFirstBlock(txn, file, client_address, out);
+      },
+      [this](const cairn::v1::LocatedBlock& block, uint64_t inode_id, uint32_t replication) {
+        files_->FirstBlockCommitted(block, inode_id, replication);
+      });
   ns_->set_replication_changed([this](std::vector<uint64_t> ids, uint32_t replication) {
     blocks_->SetReplication(ids, replication);
   });

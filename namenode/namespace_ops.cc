@@ -199,6 +199,15 @@ void NamespaceOps::CreateFile(const cairn::v1::CreateFileRequest& req,
   }
   Mutate("CreateFile", req, [this, &req, resp, replication, block_size](
                                 Txn& txn, std::vector<BlockRecord>* removed) -> Status {
+    resp->clear_first_block();
+    // With a lease holder and asked for: the first block too, in this transaction.
+    auto first_block = [&](InodeRecord* file) {
+      if (req.allocate_first_block() && !req.client_name().empty() && allocate_first_block_) {
+        if (!allocate_first_block_(txn, file, req.client_address(), resp->mutable_first_block())) {
+          resp->clear_first_block();
+        }
+      }
+    };
     ASSIGN_OR_RETURN(auto parts, SplitPath(req.path()));
     if (parts.empty()) return IsADirectoryError("/: is a directory");
     if (req.create_parents()) {
@@ -238,6 +247,7 @@ void NamespaceOps::CreateFile(const cairn::v1::CreateFileRequest& req,
                                    ? cairn::v1::ACK_MODE_SYNC : req.ack_mode());
         existing->set_mtime_ms(txn.now_ms());
         existing->set_ctime_ms(txn.now_ms());
+        first_block(&*existing);
         txn.PutInode(*existing);
         ToFileInfo(*existing, resp->mutable_info());
         return absl::OkStatus();
@@ -255,6 +265,7 @@ void NamespaceOps::CreateFile(const cairn::v1::CreateFileRequest& req,
     file.set_ack_mode(req.ack_mode() == cairn::v1::ACK_MODE_UNSPECIFIED ? cairn::v1::ACK_MODE_SYNC
                                                                         : req.ack_mode());
     file.set_lease_holder(req.client_name());
+    first_block(&file);
     txn.PutInode(file);
     txn.PutChild(pn.parent.inode_id(), pn.name, file);
     InodeRecord parent_after;
@@ -265,6 +276,10 @@ void NamespaceOps::CreateFile(const cairn::v1::CreateFileRequest& req,
   }, [this, &req, resp, done = std::move(done)](Status s) {
     if (s.ok() && !req.client_name().empty() && file_opened_) {
       file_opened_(req.client_name(), resp->info().inode_id());
+    }
+    if (s.ok() && resp->has_first_block() && first_block_committed_) {
+      first_block_committed_(resp->first_block(), resp->info().inode_id(),
+                             resp->info().replication());
     }
     done(std::move(s));
   });

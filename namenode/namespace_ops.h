@@ -43,6 +43,18 @@ class NamespaceOps {
   void set_replication_changed(std::function<void(std::vector<uint64_t>, uint32_t)> fn) {
     replication_changed_ = std::move(fn);
   }
+  // CreateFileRequest.allocate_first_block: `allocate` adds the new file's first block inside
+  // the create's transaction (to the inode, not yet put; false if it could not), `committed`
+  // runs after the create committed with it (inode id, replication). Both on the commit thread.
+  using FirstBlockFn = std::function<bool(Txn&, cairn::v1::InodeRecord* file,
+                                          const std::string& client_address,
+                                          cairn::v1::LocatedBlock* out)>;
+  using FirstBlockCommittedFn =
+      std::function<void(const cairn::v1::LocatedBlock&, uint64_t inode_id, uint32_t replication)>;
+  void set_first_block(FirstBlockFn allocate, FirstBlockCommittedFn committed) {
+    allocate_first_block_ = std::move(allocate);
+    first_block_committed_ = std::move(committed);
+  }
   const NamespaceOpsOptions& options() const { return options_; }
 
   void Mkdir(const cairn::v1::MkdirRequest& req, cairn::v1::MkdirResponse* resp, Done done);
@@ -80,6 +92,8 @@ class NamespaceOps {
   std::function<bool()> read_only_;
   std::function<void(const std::string&, uint64_t)> file_opened_;
   std::function<void(std::vector<uint64_t>, uint32_t)> replication_changed_;
+  FirstBlockFn allocate_first_block_;
+  FirstBlockCommittedFn first_block_committed_;
 };
 
 }  // namespace cairn::namenode

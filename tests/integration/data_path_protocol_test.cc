@@ -308,6 +308,134 @@ TEST_F(DataPathProtocolTest, CompleteFileByAClientWithoutTheLease) {
   ExpectClusterStillWorks();
 }
 
+// ---- The first block, allocated with the create ---------------------------------------------
+
+// CreateFile(allocate_first_block) hands out the first block in the same call: data written to
+// it completes the file like a block from AddBlock; a file closed without data loses it (no
+// block is left behind to be reported missing), also when the Complete is retried.
+TEST_F(DataPathProtocolTest, FirstBlockAllocatedWithTheCreate) {
+  auto create = [&](const std::string& path) {
+    cairn::v1::CreateFileRequest rq;
+    rq.set_path(path);
+    rq.set_replication(1);
+    rq.set_client_name("raw-client");
+    rq.set_allocate_first_block(true);
+    cairn::v1::CreateFileResponse rs;
+    EXPECT_GRPC(StatusCode::OK, nn_->CreateFile(Deadline().get(), rq, &rs));
+    return rs;
+  };
+  auto complete = [&](const std::string& path, const cairn::v1::Block& last) {
+    cairn::v1::CompleteFileRequest rq;
+    rq.set_path(path);
+    rq.set_client_name("raw-client");
+    *rq.mutable_last() = last;
+    bool done = false;
+    EXPECT_TRUE(WaitFor([&] {
+      cairn::v1::CompleteFileResponse rs;
+      grpc::Status gs = nn_->CompleteFile(Deadline().get(), rq, &rs);
+      EXPECT_TRUE(gs.ok()) << gs.error_message();
+      done = gs.ok() && rs.complete();
+      return done || !gs.ok();
+    }, 10000));
+    return done;
+  };
+
+  // With data: written straight to the DataNode the create named.
+  cairn::v1::CreateFileResponse with_data = create("/first-block");
+  ASSERT_TRUE(with_data.has_first_block());
+  const cairn::v1::LocatedBlock& lb = with_data.first_block();
+  ASSERT_EQ(lb.locations_size(), 1);
+  EXPECT_TRUE(lb.under_construction());
+  EXPECT_EQ(lb.offset_bytes(), 0u);
+  auto blocks = fs_->GetBlocks("/first-block");
+  ASSERT_TRUE(blocks.ok()) << blocks.status();
+  ASSERT_EQ(blocks->size(), 1u);
+  EXPECT_EQ((*blocks)[0].block_id, lb.block().block_id());
+  const int dn = IndexOfAddress(lb.locations(0).address());
+  ASSERT_GE(dn, 0);
+  const std::string data = RandomBytes(70000, 77);
+  RawWriteResult w = RawWrite(DataNodeStub(dn).get(),
+                              {Header(lb.block().block_id(), lb.block().generation_stamp()),
+                               Packet(0, 0, data, /*last=*/true)});
+  ASSERT_TRUE(w.status.ok()) << w.status.error_message() << " " << w.first_error();
+  cairn::v1::Block last = lb.block();
+  last.set_length_bytes(data.size());
+  ASSERT_TRUE(complete("/first-block", last));
+  auto back = ReadFile(fs_.get(), "/first-block");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(SameBytes(*back, data));
+
+  // Without data: the block is dropped at completion; a retried completion is fine.
+  const uint64_t blocks_before = fs_->GetFsStats()->blocks;
+  cairn::v1::CreateFileResponse empty = create("/first-block-empty");
+  ASSERT_TRUE(empty.has_first_block());
+  EXPECT_EQ(fs_->GetFsStats()->blocks, blocks_before + 1);
+  cairn::v1::Block unused = empty.first_block().block();
+  unused.set_length_bytes(0);
+  ASSERT_TRUE(complete("/first-block-empty", unused));
+  ASSERT_TRUE(complete("/first-block-empty", unused));
+  blocks = fs_->GetBlocks("/first-block-empty");
+  ASSERT_TRUE(blocks.ok()) << blocks.status();
+  EXPECT_TRUE(blocks->empty());
+  EXPECT_EQ(fs_->Stat("/first-block-empty")->length, 0u);
+  EXPECT_EQ(fs_->GetFsStats()->blocks, blocks_before);
+
+  // A block the writer made visible (hflush length) is not dropped by a zero length.
+  cairn::v1::CreateFileResponse flushed = create("/first-block-flushed");
+  ASSERT_TRUE(flushed.has_first_block());
+  const cairn::v1::LocatedBlock& fb = flushed.first_block();
+  const int fdn = IndexOfAddress(fb.locations(0).address());
+  ASSERT_GE(fdn, 0);
+  const std::string some = RandomBytes(5000, 78);
+  w = RawWrite(DataNodeStub(fdn).get(), {Header(fb.block().block_id(), fb.block().generation_stamp()),
+                                         Packet(0, 0, some, /*last=*/true)});
+  ASSERT_TRUE(w.status.ok()) << w.status.error_message();
+  cairn::v1::UpdateLengthRequest ul;
+  ul.set_path("/first-block-flushed");
+  ul.set_client_name("raw-client");
+  *ul.mutable_last() = fb.block();
+  ul.mutable_last()->set_length_bytes(some.size());
+  cairn::v1::UpdateLengthResponse ur;
+  ASSERT_TRUE(nn_->UpdateLength(Deadline().get(), ul, &ur).ok());
+  cairn::v1::Block zero = fb.block();
+  zero.set_length_bytes(0);
+  cairn::v1::CompleteFileRequest crq;
+  crq.set_path("/first-block-flushed");
+  crq.set_client_name("raw-client");
+  *crq.mutable_last() = zero;
+  cairn::v1::CompleteFileResponse crs;
+  EXPECT_GRPC(StatusCode::FAILED_PRECONDITION, nn_->CompleteFile(Deadline().get(), crq, &crs));
+  blocks = fs_->GetBlocks("/first-block-flushed");
+  ASSERT_TRUE(blocks.ok()) << blocks.status();
+  EXPECT_EQ(blocks->size(), 1u);
+  cairn::v1::Block full = fb.block();
+  full.set_length_bytes(some.size());
+  ASSERT_TRUE(complete("/first-block-flushed", full));
+  back = ReadFile(fs_.get(), "/first-block-flushed");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(SameBytes(*back, some));
+
+  // Through the client library (its default): small, empty and multi-block files.
+  for (size_t size : {size_t{0}, size_t{1}, size_t{4096}, size_t{3 * kMiB + 5}}) {
+    const std::string path = absl::StrCat("/first-block-client-", size);
+    const std::string bytes = RandomBytes(size, 90 + size);
+    CreateOptions co;
+    co.block_size = kMiB;
+    co.replication = 2;
+    auto out = fs_->Create(path, co);
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_OK((*out)->Write(bytes.data(), bytes.size()));
+    ASSERT_OK((*out)->Close());
+    auto got = ReadFile(NewClient().get(), path);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_TRUE(SameBytes(*got, bytes)) << path;
+    blocks = fs_->GetBlocks(path);
+    ASSERT_TRUE(blocks.ok());
+    EXPECT_EQ(blocks->size(), (size + kMiB - 1) / kMiB) << path;
+  }
+  ExpectClusterStillWorks();
+}
+
 // ---- DataNodes the NameNode must not listen to --------------------------------------------------
 
 TEST_F(DataPathProtocolTest, UnregisteredDataNodeIsRefused) {
