@@ -1,5 +1,6 @@
 #include "client/input_stream.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,9 @@ using cairn::v1::LocatedBlock;
 
 namespace {
 constexpr size_t kReadAheadBytes = 8 << 20;
+// A read-ahead window is fetched in up to kMaxParallelParts parts of at least kMinPartBytes.
+constexpr size_t kMinPartBytes = 1 << 20;
+constexpr size_t kMaxParallelParts = 2;
 }
 
 StatusOr<std::unique_ptr<InputStream>> InputStreamImpl::Open(FileSystemImpl* fs,
@@ -183,8 +187,41 @@ InputStreamImpl::~InputStreamImpl() {
   if (prefetch_.valid()) prefetch_.wait();
 }
 
-StatusOr<std::string> InputStreamImpl::FetchWindow(uint64_t offset) {
-  std::string window(std::min<uint64_t>(kReadAheadBytes, length_ - offset), '\0');
+StatusOr<std::string> InputStreamImpl::FetchWindow(uint64_t offset, std::string window) {
+  window.resize(std::min<uint64_t>(kReadAheadBytes, length_ - offset));
+  // Parts of at least kMinPartBytes read at once, over parallel streams: one stream is bound
+  // by the copies each end makes, not by the disk or the network.
+  const size_t parts = std::clamp<size_t>(window.size() / kMinPartBytes, 1, kMaxParallelParts);
+  if (parts > 1) {
+    const size_t part = (window.size() + parts - 1) / parts;
+    std::vector<std::future<StatusOr<size_t>>> rest;
+    for (size_t i = 1; i < parts; ++i) {
+      const size_t begin = i * part;
+      const size_t len = std::min(part, window.size() - begin);
+      rest.push_back(std::async(std::launch::async, [this, &window, offset, begin, len] {
+        return Pread(offset + begin, window.data() + begin, len);
+      }));
+    }
+    StatusOr<size_t> first = Pread(offset, window.data(), part);
+    size_t got = first.ok() ? *first : 0;
+    Status error = first.status();
+    bool contiguous = first.ok() && *first == part;
+    for (size_t i = 1; i < parts; ++i) {
+      StatusOr<size_t> r = rest[i - 1].get();  // every part is waited for: they use `window`
+      if (!r.ok()) {
+        if (error.ok()) error = r.status();
+        contiguous = false;
+        continue;
+      }
+      if (contiguous) {
+        got += *r;
+        contiguous = *r == std::min(part, window.size() - i * part);
+      }
+    }
+    if (!error.ok()) return error;
+    window.resize(got);
+    return window;
+  }
   ASSIGN_OR_RETURN(size_t got, Pread(offset, window.data(), window.size()));
   window.resize(got);
   return window;
@@ -202,17 +239,20 @@ StatusOr<size_t> InputStreamImpl::Read(void* buf, size_t n) {
     } else {
       if (prefetch_.valid()) prefetch_.wait();  // a seek: drop it
       prefetch_ = {};
-      window = FetchWindow(position_);
+      window = FetchWindow(position_, std::move(readahead_));
     }
     if (!window.ok()) return window.status();
     if (window->empty()) return 0;
+    std::string spare = std::move(readahead_);  // consumed: the buffer of the next window
     readahead_ = std::move(*window);
     readahead_offset_ = position_;
     // Sequential: fetch the next window while this one is consumed.
     const uint64_t next = readahead_offset_ + readahead_.size();
     if (next < length_) {
       prefetch_offset_ = next;
-      prefetch_ = std::async(std::launch::async, [this, next] { return FetchWindow(next); });
+      prefetch_ = std::async(std::launch::async, [this, next, buf = std::move(spare)]() mutable {
+        return FetchWindow(next, std::move(buf));
+      });
     }
   }
   const size_t avail = readahead_offset_ + readahead_.size() - position_;

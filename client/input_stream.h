@@ -30,10 +30,12 @@ class InputStreamImpl final : public InputStream {
 
  private:
   InputStreamImpl(FileSystemImpl* fs, std::string path) : fs_(fs), path_(std::move(path)) {}
-  // Reads the window at `offset` (up to the read-ahead size) into a string.
-  StatusOr<std::string> FetchWindow(uint64_t offset);
+  // Reads the window at `offset` (up to the read-ahead size) into `buf` (its old bytes are
+  // overwritten: a recycled window needs no zero-filling) and returns it; a large window in
+  // parallel parts.
+  StatusOr<std::string> FetchWindow(uint64_t offset, std::string buf);
   Status Refresh();
-  // Reads [offset, offset + n) of one block into `dst`.
+  // Reads [offset, offset + n) of one block into `dst`, from the first replica that can.
   Status ReadFromBlock(const cairn::v1::LocatedBlock& block, uint64_t offset, size_t n, char* dst);
   Status ReadFromReplica(const cairn::v1::LocatedBlock& block, const cairn::v1::DataNodeId& dn,
                          uint64_t offset, size_t n, char* dst);
