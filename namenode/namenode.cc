@@ -62,6 +62,7 @@ Status NameNode::Start() {
   so.dir = options_.dir + "/meta";
   so.sync = options_.sync_metadata;
   so.read_cache_entries = options_.read_cache_entries;
+  so.journal_retain_txns = options_.journal_retain_txns;
   ASSIGN_OR_RETURN(store_, NamespaceStore::Open(so));
   ns_ = std::make_unique<NamespaceOps>(store_.get(), options_.namespace_ops);
 

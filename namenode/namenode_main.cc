@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
   app.add_option("--read-cache-entries", o.read_cache_entries,
                  "Inodes and directory entries kept in memory for reads (0 = none)")
       ->capture_default_str();
+  app.add_option("--journal-retain-txns", o.journal_retain_txns,
+                 "Newest journal records kept (0 = all)")
+      ->capture_default_str();
   app.add_flag("!--no-sync", o.sync_metadata, "Do not sync metadata writes (unsafe; benchmarks)");
   app.add_option("--heartbeat-interval-ms", o.heartbeat_interval_ms)->capture_default_str();
   app.add_option("--stale-after-ms", o.stale_after_ms)->capture_default_str();

@@ -17,6 +17,7 @@ struct NameNodeOptions {
   bool sync_metadata = true;              // sync the namespace log before answering mutations
   int rpc_threads = 2;                    // completion-queue threads serving RPCs
   size_t read_cache_entries = 1 << 18;    // namespace keys cached in memory for reads
+  uint64_t journal_retain_txns = 1000000; // newest journal records kept (0 = all)
   NamespaceOpsOptions namespace_ops;
   // Liveness (DataNodes).
   int64_t heartbeat_interval_ms = 1000;   // what DataNodes are told to use

@@ -230,6 +230,21 @@ Status NamespaceStore::Init() {
   }
   next_txid_ = last_txid + 1;
   durable_txid_ = last_txid;
+  {
+    // Transaction ids are contiguous: the journal is [first record, last_txid].
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    it->Seek(JournalKey(0));
+    uint64_t first = next_txid_;
+    if (it->Valid() && it->key().starts_with("J")) {
+      JournalRecord rec;
+      if (!rec.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("unparsable journal record");
+      }
+      first = rec.txid();
+    }
+    RETURN_IF_ERROR(FromLevelDb(it->status(), "journal"));
+    first_journal_txid_ = first;
+  }
 
   commit_thread_ = std::thread([this] { CommitLoop(); });
 
@@ -353,12 +368,14 @@ void NamespaceStore::CommitLoop() {
       // last txid, next inode id, next block id, next generation stamp.
       batch.Put(MetaKey("counters"), EncodeU64(next_txid_ - 1) + EncodeU64(next_inode_id_) +
                                          EncodeU64(next_block_id_) + EncodeU64(next_gen_stamp_));
+      const uint64_t trimmed_to = TrimJournal(&batch);
       leveldb::WriteOptions wo;
       wo.sync = options_.sync;
       kv_cache_->BeginWrite();
       Status s = FromLevelDb(db_->Write(wo, &batch), "namespace write");
       if (s.ok()) {
         kv_cache_->EndWrite(changes);
+        first_journal_txid_.store(trimmed_to, std::memory_order_release);
       } else {
         kv_cache_->EndFailedWrite();
       }
@@ -374,6 +391,21 @@ void NamespaceStore::CommitLoop() {
     for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
     group.clear();
   }
+}
+
+uint64_t NamespaceStore::TrimJournal(leveldb::WriteBatch* batch) {
+  constexpr uint64_t kMaxTrimPerGroup = 4096;  // bounds the extra work of one group
+  const uint64_t first = first_journal_txid_.load(std::memory_order_relaxed);
+  const uint64_t last = next_txid_ - 1;
+  const uint64_t retain = options_.journal_retain_txns;
+  if (retain == 0 || last < first || last - first + 1 <= retain) return first;
+  const uint64_t to = std::min(last - retain + 1, first + kMaxTrimPerGroup);
+  for (uint64_t txid = first; txid < to; ++txid) batch->Delete(JournalKey(txid));
+  return to;
+}
+
+uint64_t NamespaceStore::first_journal_txid() const {
+  return first_journal_txid_.load(std::memory_order_acquire);
 }
 
 StatusOr<std::optional<std::string>> NamespaceStore::GetUncached(const std::string& key) const {

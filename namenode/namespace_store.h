@@ -7,7 +7,8 @@
 // mutations of the group see earlier ones). Each group of queued mutations is written, with
 // the id counters, as ONE WriteBatch and synced once (group commit); a mutation is thus
 // atomic and all-or-nothing with its group. Only then are the `done` callbacks run, on the
-// commit thread.
+// commit thread. The journal keeps the newest `journal_retain_txns` records (an audit trail
+// and, later, what followers replay); older ones are deleted with later groups.
 //
 // Visibility: readers see a group's mutations once its batch is written, just before its sync
 // completes; no caller is answered before the sync.
@@ -57,6 +58,9 @@ struct NamespaceStoreOptions {
   // Namespace keys (inodes, directory entries) whose committed values are kept in memory for
   // reads (see kv_cache.h); 0 = none.
   size_t read_cache_entries = 1 << 18;
+  // Journal records kept: the newest this many transactions; older ones are deleted a few
+  // thousand per written group. 0 = keep every record.
+  uint64_t journal_retain_txns = 1000000;
 };
 
 class NamespaceStore;
@@ -134,6 +138,8 @@ class NamespaceStore {
                                                                size_t max) const;
   // The highest transaction id that is durable.
   uint64_t last_txid() const;
+  // The oldest transaction id whose journal record is kept (last_txid() + 1 if none is).
+  uint64_t first_journal_txid() const;
 
  private:
   friend class Txn;
@@ -149,6 +155,9 @@ class NamespaceStore {
   // Runs one mutation, adding its writes to `batch` (and group_staged_); returns its status.
   // Commit thread only.
   Status Apply(Pending& p, leveldb::WriteBatch* batch);
+  // Adds deletions of journal records beyond the retention to `batch`; returns the first
+  // txid kept once it is written. Commit thread only.
+  uint64_t TrimJournal(leveldb::WriteBatch* batch);
   // The committed value of an inode or directory-entry key, through the read cache (which
   // mutations keep current for exactly these keys: other keys must use GetUncached).
   StatusOr<std::optional<std::string>> GetRaw(const std::string& key) const;
@@ -169,6 +178,7 @@ class NamespaceStore {
   uint64_t next_block_id_ = 1;
   uint64_t next_gen_stamp_ = 1;
   std::atomic<uint64_t> durable_txid_{0};
+  std::atomic<uint64_t> first_journal_txid_{1};  // written by the commit thread (and Init)
   Status fatal_;  // set when a write or sync failed: all later mutations fail
 
   absl::Mutex mu_;

@@ -94,6 +94,7 @@ class NamespaceTest : public ::testing::Test {
     NamespaceStoreOptions so;
     so.dir = dir_ + "/meta";
     so.read_cache_entries = read_cache_entries_;
+    so.journal_retain_txns = journal_retain_txns_;
     auto store = NamespaceStore::Open(so);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
@@ -306,6 +307,7 @@ class NamespaceTest : public ::testing::Test {
   std::string dir_;
   NamespaceOpsOptions options_;
   size_t read_cache_entries_ = NamespaceStoreOptions().read_cache_entries;
+  uint64_t journal_retain_txns_ = NamespaceStoreOptions().journal_retain_txns;
   std::unique_ptr<NamespaceStore> store_;
   std::unique_ptr<NamespaceOps> ops_;
 };
@@ -1762,6 +1764,37 @@ TEST_F(NamespaceTest, EverySuccessfulMutationWritesOneJournalRecord) {
   auto all = store_->ReadJournal(0, 100000);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), store_->last_txid());  // txids 1..last, no gaps
+}
+
+// The journal keeps the newest journal_retain_txns records (contiguous, ending at the last
+// txid), also across a reopen; the namespace itself is untouched by the trimming.
+TEST_F(NamespaceTest, JournalKeepsOnlyTheNewestRecords) {
+  constexpr uint64_t kRetain = 50;
+  journal_retain_txns_ = kRetain;
+  ASSERT_NO_FATAL_FAILURE(ReopenStore());
+  auto check = [&](const std::string& when) {
+    SCOPED_TRACE(when);
+    const uint64_t last = store_->last_txid();
+    auto all = store_->ReadJournal(0, 100000);
+    ASSERT_TRUE(all.ok()) << all.status();
+    ASSERT_EQ(all->size(), kRetain);
+    EXPECT_EQ(store_->first_journal_txid(), last - kRetain + 1);
+    for (size_t i = 0; i < all->size(); ++i) EXPECT_EQ((*all)[i].txid(), last - kRetain + 1 + i);
+  };
+  for (int i = 0; i < 300; ++i) ASSERT_OK(Mkdir(absl::StrCat("/d", i)));
+  ASSERT_NO_FATAL_FAILURE(check("after 300 mkdirs"));
+  ASSERT_NO_FATAL_FAILURE(ReopenStore());
+  ASSERT_NO_FATAL_FAILURE(check("after a reopen"));
+  ASSERT_OK(Mkdir("/after-reopen"));
+  ASSERT_NO_FATAL_FAILURE(check("after one more mkdir"));
+  EXPECT_EQ(ListAll("/").size(), 301u);
+  // With retention off, nothing more is deleted.
+  journal_retain_txns_ = 0;
+  ASSERT_NO_FATAL_FAILURE(ReopenStore());
+  for (int i = 0; i < 20; ++i) ASSERT_OK(Mkdir(absl::StrCat("/e", i)));
+  auto all = store_->ReadJournal(0, 100000);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), kRetain + 20);
 }
 
 TEST_F(NamespaceTest, ReopenKeepsNamespaceJournalAndCounters) {
