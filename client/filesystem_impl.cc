@@ -7,6 +7,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "client/local_reads.h"
 #include "common/datanode_channels.h"
 #include "client/input_stream.h"
 #include "client/output_stream.h"
@@ -98,6 +99,7 @@ FileSystemImpl::FileSystemImpl(ClientOptions options, std::shared_ptr<grpc::Chan
       channel_(std::move(channel)),
       stub_(NameNodeService::NewStub(channel_)),
       datanodes_(std::make_unique<DataNodeChannels>()) {
+  if (options_.local_reads) local_replicas_ = std::make_unique<LocalReplicas>();
   if (options_.metadata_rpcs_in_flight > 0) {
     batcher_ = std::make_unique<MetaBatcher>(stub_.get(), options_.metadata_rpcs_in_flight,
                                              options_.rpc_timeout_ms);

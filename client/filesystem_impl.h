@@ -18,6 +18,8 @@ class DataNodeChannels;
 }
 namespace cairn::client {
 
+class LocalReplicas;
+
 class FileSystemImpl final : public FileSystem {
  public:
   FileSystemImpl(ClientOptions options, std::shared_ptr<grpc::Channel> channel);
@@ -54,6 +56,8 @@ class FileSystemImpl final : public FileSystem {
   // For the streams.
   cairn::v1::NameNodeService::Stub* namenode() { return stub_.get(); }
   DataNodeChannels* datanodes() { return datanodes_.get(); }
+  // Null when local reads are off.
+  LocalReplicas* local_replicas() { return local_replicas_.get(); }
 
  private:
   // "" owner / group = this client's.
@@ -69,6 +73,7 @@ class FileSystemImpl final : public FileSystem {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<cairn::v1::NameNodeService::Stub> stub_;
   std::unique_ptr<DataNodeChannels> datanodes_;
+  std::unique_ptr<LocalReplicas> local_replicas_;
   std::unique_ptr<MetaBatcher> batcher_;  // null: no batching
 
   void RenewLoop();

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/filesystem_impl.h"
+#include "client/local_reads.h"
 #include "client/rpc_retry.h"
 #include "common/crc32c.h"
 #include "common/datanode_channels.h"
@@ -46,6 +47,10 @@ Status InputStreamImpl::Refresh() {
 
 Status InputStreamImpl::ReadFromReplica(const LocatedBlock& block, const cairn::v1::DataNodeId& dn,
                                         uint64_t offset, size_t n, char* dst) {
+  if (LocalReplicas* local = fs_->local_replicas()) {
+    Status s = local->Read(dn, block.block(), offset, n, dst, fs_->options().verify_checksums);
+    if (s.code() != absl::StatusCode::kUnimplemented) return s;  // else over the network
+  }
   cairn::v1::ReadBlockRequest req;
   *req.mutable_block() = block.block();
   req.set_offset_bytes(offset);

@@ -81,6 +81,12 @@ class ReplicaReader {
   virtual uint32_t bytes_per_checksum() const = 0;
   // Hints that [offset, offset + n) will be read soon (starts asynchronous readahead).
   virtual void WillRead(uint64_t /*offset*/, uint64_t /*n*/) {}
+  // The replica's open data and checksum files, to hand to a reader on this host (still owned
+  // by this reader; -1 if there are none). The CRC of chunk i is the little-endian u32 at
+  // crc_offset() + 4 * i of the checksum file.
+  virtual int data_fd() const { return -1; }
+  virtual int crc_fd() const { return -1; }
+  virtual uint64_t crc_offset() const { return 0; }
 };
 
 class BlockStore {

@@ -21,6 +21,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/scoped_fd.h"
 #include "common/status.h"
 #include "datanode/block_store.h"
 
@@ -90,28 +91,7 @@ Status TrimReplicaFiles(int data_fd, int crc_fd, uint32_t bytes_per_checksum, ui
                         absl::FunctionRef<Status(int, absl::string_view)> io_error,
                         uint32_t* last_chunk_crc);
 
-// Closes its descriptor on destruction.
-class ScopedFd {
- public:
-  ScopedFd() = default;
-  explicit ScopedFd(int fd) : fd_(fd) {}
-  ScopedFd(ScopedFd&& o) noexcept : fd_(o.release()) {}
-  ScopedFd& operator=(ScopedFd&& o) noexcept;
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  ~ScopedFd();
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  // Closes now; returns 0 or the errno of close().
-  int Close();
-
- private:
-  int fd_ = -1;
-};
+using cairn::ScopedFd;
 
 // ---- In-memory state ---------------------------------------------------------------------------
 

@@ -154,23 +154,6 @@ bool IsSuspectVolumeError(int err) {
   }
 }
 
-ScopedFd& ScopedFd::operator=(ScopedFd&& o) noexcept {
-  if (this != &o) {
-    Close();
-    fd_ = o.release();
-  }
-  return *this;
-}
-
-ScopedFd::~ScopedFd() { Close(); }
-
-int ScopedFd::Close() {
-  if (fd_ < 0) return 0;
-  int err = ::close(fd_) == 0 ? 0 : errno;
-  fd_ = -1;
-  return err == EINTR ? 0 : err;  // Linux closes the descriptor even on EINTR
-}
-
 Status TrimReplicaFiles(int data_fd, int crc_fd, uint32_t bytes_per_checksum, uint64_t length,
                         absl::string_view name,
                         absl::FunctionRef<Status(int, absl::string_view)> io_error,
@@ -434,6 +417,9 @@ class ReplicaReaderImpl final : public ReplicaReader {
     posix_fadvise(s_.data_fd.get(), static_cast<off_t>(offset), static_cast<off_t>(n),
                   POSIX_FADV_WILLNEED);
   }
+  int data_fd() const override { return s_.data_fd.get(); }
+  int crc_fd() const override { return s_.crc_fd.get(); }
+  uint64_t crc_offset() const override { return kCrcHeaderBytes; }
 
  private:
   ReaderSetup s_;

@@ -15,6 +15,7 @@
 #include "datanode/block_store.h"
 #include "datanode/data_service.h"
 #include "datanode/heartbeater.h"
+#include "datanode/local_read_server.h"
 #include "datanode/replicator.h"
 #include "proto/namenode.grpc.pb.h"
 
@@ -93,6 +94,13 @@ Status DataNode::Start() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options_.bind_host, ":", options_.port));
   }
+  if (options_.local_reads) {
+    local_reads_ = std::make_unique<LocalReadServer>(store_.get(), uuid_);
+    if (Status s = local_reads_->Start(port_); !s.ok()) {
+      LOG(WARNING) << "no short-circuit local reads: " << s;
+      local_reads_.reset();
+    }
+  }
   heartbeater_->set_address(address());
   heartbeater_->Start();
   maintenance_ = std::thread([this] { MaintenanceLoop(); });
@@ -108,6 +116,7 @@ void DataNode::Shutdown() {
     stopping_ = true;
   }
   if (maintenance_.joinable()) maintenance_.join();
+  if (local_reads_) local_reads_->Stop();
   if (heartbeater_) heartbeater_->Stop();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
@@ -120,6 +129,10 @@ void DataNode::Shutdown() {
   background_.reset();
   channels_.reset();
   store_.reset();
+}
+
+uint64_t DataNode::local_read_grants() const {
+  return local_reads_ ? local_reads_->grants() : 0;
 }
 
 void DataNode::TriggerHeartbeatForTests() {

@@ -28,6 +28,7 @@ class BlockStore;
 class BackgroundTasks;
 class DataServiceImpl;
 class Heartbeater;
+class LocalReadServer;
 
 class DataNode {
  public:
@@ -46,6 +47,8 @@ class DataNode {
   std::string address() const;
   bool registered() const;
   BlockStore* store() { return store_.get(); }
+  // Replicas handed to local readers so far (0 with local reads off).
+  uint64_t local_read_grants() const;
   // Runs one full pass of the block scanner now (tests).
   void ScanNowForTests();
   void TriggerHeartbeatForTests();
@@ -71,6 +74,7 @@ class DataNode {
   std::unique_ptr<Heartbeater> heartbeater_;
   std::unique_ptr<DataServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<LocalReadServer> local_reads_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -18,6 +18,8 @@ struct DataNodeOptions {
   int64_t block_report_interval_ms = 60000;
   bool fsync_on_finalize = true;
   bool direct_io = true;  // see BlockStoreOptions::direct_io
+  // Hand finalized replicas to clients on this host (short-circuit local reads).
+  bool local_reads = true;
   uint32_t bytes_per_checksum = 4096;
   uint64_t reserved_bytes_per_volume = 0;
   uint64_t capacity_bytes_per_volume_for_tests = 0;

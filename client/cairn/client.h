@@ -35,6 +35,9 @@ struct ClientOptions {
   AckMode default_ack = AckMode::kSync;
   std::string client_name;                  // lease holder id; "" = generated
   bool verify_checksums = true;
+  // Replicas held by a DataNode on this host are read from its files directly (descriptors
+  // handed over by the DataNode; checksums still checked), not streamed over gRPC.
+  bool local_reads = true;
   size_t packet_bytes = 1 << 20;            // bytes per write packet
   int64_t lease_renew_interval_ms = 1000;   // while files are open for writing
   // Namespace calls (mkdir, create, stat, rename, delete, set*) made by several threads at

@@ -379,11 +379,14 @@ TEST_F(DataPathFaultTest, FlippedByteInAReplicaIsReportedAndSkipped) {
       return it == e.replicas.end() || it->second.corrupt;
     };
     // Readers try the replicas in the NameNode's order (least loaded first), which may change
-    // under load: read with fresh clients until one has met the corrupt replica.
+    // under load: read with fresh clients until one has met the corrupt replica. The first
+    // case reads over gRPC, the second from the replica files (short-circuit local reads).
+    const bool local = bi == 2;
     int reads = 0;
     const int64_t deadline = MonoMillis() + 8000;
     while (!nn_knows() && MonoMillis() < deadline) {
-      auto back = ReadFile(NewClient().get(), path);
+      auto back = ReadFile(NewClient([&](client::ClientOptions* c) { c->local_reads = local; }).get(),
+                           path);
       ASSERT_TRUE(back.ok()) << back.status();
       ASSERT_TRUE(SameBytes(*back, data)) << "read " << reads;
       ++reads;

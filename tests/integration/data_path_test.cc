@@ -295,6 +295,54 @@ TEST_F(DataPathTest, TailingReaderWhileTheWriterHflushes) {
 }
 
 // Pread at random offsets and lengths, across block boundaries, at and past the end; Seek.
+// Readers on the DataNodes' host read finalized replicas from their files (descriptors handed
+// over by the DataNode) and get the same bytes as over gRPC, for any range; replicas still
+// being written are read over gRPC; a client or DataNode with local reads off uses gRPC.
+TEST_F(DataPathTest, LocalReadsAgreeWithNetworkReads) {
+  const std::string data = RandomBytes(3 * kMiB + 12345, 61);
+  ASSERT_OK(WriteFile(fs_.get(), "/local", data));
+  auto grants = [&] {
+    uint64_t n = 0;
+    for (int i = 0; i < cluster_->num_datanodes(); ++i) n += cluster_->datanode(i)->local_read_grants();
+    return n;
+  };
+  auto network = NewClient([](client::ClientOptions* c) { c->local_reads = false; });
+  auto local = NewClient();
+  const uint64_t before = grants();
+  auto over_network = ReadFile(network.get(), "/local");
+  ASSERT_TRUE(over_network.ok()) << over_network.status();
+  EXPECT_EQ(grants(), before) << "a client with local reads off asked for replica files";
+  auto from_files = ReadFile(local.get(), "/local");
+  ASSERT_TRUE(from_files.ok()) << from_files.status();
+  EXPECT_GT(grants(), before) << "no replica was read locally";
+  EXPECT_TRUE(SameBytes(*over_network, data));
+  EXPECT_TRUE(SameBytes(*from_files, data));
+  // Unaligned ranges, across chunk and block boundaries, to the last byte.
+  auto in = local->Open("/local");
+  ASSERT_TRUE(in.ok()) << in.status();
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 200; ++i) {
+    const uint64_t off = rng() % data.size();
+    const size_t len = std::min<uint64_t>(1 + rng() % (2 * kMiB), data.size() - off);
+    std::string got(len, '\0');
+    auto n = (*in)->Pread(off, got.data(), len);
+    ASSERT_TRUE(n.ok()) << n.status();
+    ASSERT_EQ(*n, len);
+    ASSERT_TRUE(got == data.substr(off, len)) << "at " << off << " length " << len;
+  }
+  // A file being written: its last block is read over gRPC (hflushed bytes only).
+  auto out = fs_->Create("/local-open", {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_OK((*out)->Write(data.data(), kMiB / 2));
+  ASSERT_OK((*out)->Hflush());
+  const uint64_t before_open = grants();
+  auto open_read = ReadFile(local.get(), "/local-open");
+  ASSERT_TRUE(open_read.ok()) << open_read.status();
+  EXPECT_TRUE(SameBytes(*open_read, data.substr(0, kMiB / 2)));
+  EXPECT_EQ(grants(), before_open) << "a replica being written was handed out";
+  ASSERT_OK((*out)->Close());
+}
+
 TEST_F(DataPathTest, PreadAtRandomOffsetsAndSeek) {
   const std::string data = RandomBytes(3 * kMiB + kMiB / 2 + 77, 7);
   ASSERT_OK(WriteFile(fs_.get(), "/pread", data));
