@@ -34,6 +34,7 @@ struct IoOptions {
   uint64_t block_size = 0;
   std::string base_dir = "/cairn-bench/io";
   size_t buffer = 1 << 20;
+  bool local_reads = true;  // ClientOptions::local_reads (short-circuit reads on this host)
 };
 // Prints one line per phase with MiB/s. Returns an exit status.
 int RunIo(const IoOptions& options);

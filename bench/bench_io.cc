@@ -43,6 +43,7 @@ int RunIo(const IoOptions& o) {
   }
   client::ClientOptions co;
   co.namenode = o.namenode;
+  co.local_reads = o.local_reads;
   auto fs = client::FileSystem::Connect(co);
   if (!fs.ok()) {
     std::fprintf(stderr, "cairn-bench: %s\n", std::string(fs.status().message()).c_str());

@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   i->add_option("--ack", io.ack, "sync|semi-sync|async")->capture_default_str();
   i->add_option("--block-size", io.block_size)->capture_default_str();
   i->add_option("--dir", io.base_dir)->capture_default_str();
+  i->add_flag("!--no-local-reads", io.local_reads,
+              "Read replicas on this host over gRPC too (no short-circuit local reads)");
   CLI11_PARSE(app, argc, argv);
   meta.namenode = io.namenode = namenode;
   if (m->parsed()) return cairn::bench::RunMeta(meta);

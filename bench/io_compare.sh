@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cairn data path vs the local disk, side by side in one run (issue 3):
 #   local: dd 1 GiB write with a final fsync, cold dd read
-#   cairn: cairn-bench io write at replication 1 and 3 (sync ack), cold read, 4 parallel readers
+#   cairn: cairn-bench io write at replication 1 and 3 (sync ack), cold read (short-circuit local
+#          reads, the client's default here, and over gRPC), 4 parallel readers
 # All replicas share this machine's one disk. Usage: bench/io_compare.sh [SIZE_MIB]
 set -euo pipefail
 source "$(dirname "$0")/cluster.sh"
@@ -27,6 +28,8 @@ w1=$(run --write --files 1 --size "$size" --replication 1 --dir /b/r1)
 w3=$(run --write --files 1 --size "$size" --replication 3 --dir /b/r3)
 drop_caches
 r1=$(run --read --files 1 --size "$size" --dir /b/r1)
+drop_caches
+r1net=$(run --read --files 1 --size "$size" --dir /b/r1 --no-local-reads)
 quarter=$((size / 4))
 run --write --files 4 --size "$quarter" --replication 1 --threads 4 --dir /b/p >/dev/null
 drop_caches
@@ -40,5 +43,6 @@ printf "%-34s %10s\n" "local read (dd, cold)" "$local_read"
 printf "%-34s %10s  ratio %.2f (target >= 0.7)\n" "cairn write r1 sync" "$w1" "$(echo "$w1 / $local_write" | bc -l)"
 printf "%-34s %10s  ratio to local/3 %.2f (target >= 0.8)\n" "cairn write r3 sync" "$w3" "$(echo "$w3 / ($local_write / 3)" | bc -l)"
 printf "%-34s %10s  ratio %.2f (target >= 0.7)\n" "cairn read (cold)" "$r1" "$(echo "$r1 / $local_read" | bc -l)"
+printf "%-34s %10s  ratio %.2f\n" "cairn read (cold), over gRPC" "$r1net" "$(echo "$r1net / $local_read" | bc -l)"
 printf "%-34s %10s\n" "cairn read 4 files, 1 thread" "$r1x1"
 printf "%-34s %10s  scaling %.2fx\n" "cairn read 4 files, 4 threads" "$r1x4" "$(echo "$r1x4 / $r1x1" | bc -l)"
