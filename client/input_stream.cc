@@ -147,8 +147,9 @@ Status InputStreamImpl::ReadFromBlock(const LocatedBlock& block, uint64_t offset
 }
 
 StatusOr<size_t> InputStreamImpl::Pread(uint64_t offset, void* buf, size_t n) {
-  if (offset >= length_ || n == 0) return 0;
-  n = std::min<uint64_t>(n, length_ - offset);
+  const uint64_t length = length_;
+  if (offset >= length || n == 0) return 0;
+  n = std::min<uint64_t>(n, length - offset);
   char* out = static_cast<char*>(buf);
   size_t done = 0;
   bool refreshed = false;
@@ -193,7 +194,8 @@ InputStreamImpl::~InputStreamImpl() {
 }
 
 StatusOr<std::string> InputStreamImpl::FetchWindow(uint64_t offset, std::string window) {
-  window.resize(std::min<uint64_t>(kReadAheadBytes, length_ - offset));
+  const uint64_t length = length_;
+  window.resize(offset < length ? std::min<uint64_t>(kReadAheadBytes, length - offset) : 0);
   // Parts of at least kMinPartBytes read at once, over parallel streams: one stream is bound
   // by the copies each end makes, not by the disk or the network.
   const size_t parts = std::clamp<size_t>(window.size() / kMinPartBytes, 1, kMaxParallelParts);
@@ -270,7 +272,7 @@ StatusOr<size_t> InputStreamImpl::Read(void* buf, size_t n) {
 Status InputStreamImpl::Seek(uint64_t offset) {
   if (offset > length_) {
     return absl::OutOfRangeError(absl::StrCat(path_, ": seek to ", offset, " past the end (",
-                                              length_, " bytes)"));
+                                              length_.load(), " bytes)"));
   }
   position_ = offset;
   return absl::OkStatus();

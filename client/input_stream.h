@@ -2,6 +2,7 @@
 // verified. Read() is sequential with read-ahead; Pread() may be called concurrently.
 #pragma once
 
+#include <atomic>
 #include <future>
 #include <memory>
 #include <set>
@@ -42,7 +43,7 @@ class InputStreamImpl final : public InputStream {
 
   FileSystemImpl* const fs_;
   const std::string path_;
-  uint64_t length_ = 0;
+  std::atomic<uint64_t> length_{0};  // written by Refresh(), read by concurrent Preads
   uint64_t position_ = 0;
   std::string readahead_;
   uint64_t readahead_offset_ = 0;

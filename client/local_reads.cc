@@ -21,6 +21,7 @@ namespace cairn::client {
 namespace {
 
 constexpr int64_t kUnusableForMs = 10000;   // a DataNode without local reads: ask again later
+constexpr int64_t kIdleCloseMs = 60000;     // replica files unused this long are closed
 constexpr size_t kAdviseFromBytes = 1 << 20;  // larger reads start readahead of their range
 
 absl::Status NotLocal(absl::string_view why) { return absl::UnimplementedError(why); }
@@ -132,15 +133,23 @@ StatusOr<std::shared_ptr<const LocalReplicas::Files>> LocalReplicas::Ask(
 }
 
 StatusOr<std::shared_ptr<const LocalReplicas::Files>> LocalReplicas::Get(
-    const cairn::v1::DataNodeId& dn, const cairn::v1::Block& block, int port) {
+    const cairn::v1::DataNodeId& dn, const cairn::v1::Block& block, int port, bool* cached) {
   const std::string key =
       absl::StrCat(dn.datanode_uuid(), "/", block.block_id(), "/", block.generation_stamp());
+  *cached = false;
   {
     absl::MutexLock l(&mu_);
+    const int64_t now = MonoMillis();
+    while (!lru_.empty() && now - lru_.back().used_ms > kIdleCloseMs) {
+      index_.erase(lru_.back().key);
+      lru_.pop_back();
+    }
     auto it = index_.find(key);
     if (it != index_.end()) {
       lru_.splice(lru_.begin(), lru_, it->second);
-      return it->second->second;
+      it->second->used_ms = now;
+      *cached = true;
+      return it->second->files;
     }
     auto u = unusable_until_ms_.find(dn.address());
     if (u != unusable_until_ms_.end()) {
@@ -151,10 +160,10 @@ StatusOr<std::shared_ptr<const LocalReplicas::Files>> LocalReplicas::Get(
   ASSIGN_OR_RETURN(std::shared_ptr<const Files> files, Ask(dn, block, port));
   absl::MutexLock l(&mu_);
   if (index_.contains(key)) return files;  // another thread got it meanwhile: fine too
-  lru_.emplace_front(key, files);
+  lru_.push_front(Entry{key, files, MonoMillis()});
   index_[key] = lru_.begin();
   while (lru_.size() > max_open_) {
-    index_.erase(lru_.back().first);
+    index_.erase(lru_.back().key);
     lru_.pop_back();  // closed once no reader holds it
   }
   return files;
@@ -164,7 +173,21 @@ Status LocalReplicas::Read(const cairn::v1::DataNodeId& dn, const cairn::v1::Blo
                            uint64_t offset, size_t n, char* dst, bool verify) {
   int port = 0;
   if (!IsLocal(dn.address(), &port)) return NotLocal("remote DataNode");
-  ASSIGN_OR_RETURN(std::shared_ptr<const Files> f, Get(dn, block, port));
+  bool cached = false;
+  Status s = ReadOnce(dn, block, port, offset, n, dst, verify, &cached);
+  // Files kept from earlier may no longer be the replica's (lease recovery shortened it under
+  // a new generation stamp, or it was replaced): ask the DataNode again before calling the
+  // replica corrupt.
+  if (s.code() == absl::StatusCode::kDataLoss && cached) {
+    s = ReadOnce(dn, block, port, offset, n, dst, verify, &cached);
+  }
+  return s;
+}
+
+Status LocalReplicas::ReadOnce(const cairn::v1::DataNodeId& dn, const cairn::v1::Block& block,
+                               int port, uint64_t offset, size_t n, char* dst, bool verify,
+                               bool* cached) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Files> f, Get(dn, block, port, cached));
   if (n == 0) return absl::OkStatus();
   if (offset > f->length || n > f->length - offset) {
     return NotLocal(absl::StrCat("blk_", block.block_id(), ": range beyond the local replica"));

@@ -45,20 +45,31 @@ class LocalReplicas {
     uint64_t crc_offset = 0;
   };
   // The replica's files, from the cache or asked from the DataNode.
+  // `*cached`: whether they came from the cache.
   StatusOr<std::shared_ptr<const Files>> Get(const cairn::v1::DataNodeId& dn,
-                                             const cairn::v1::Block& block, int port);
+                                             const cairn::v1::Block& block, int port,
+                                             bool* cached);
   StatusOr<std::shared_ptr<const Files>> Ask(const cairn::v1::DataNodeId& dn,
                                              const cairn::v1::Block& block, int port);
   // True (and the port) if `address` (host:port) is on this host.
   bool IsLocal(const std::string& address, int* port) const;
   void Forget(const std::string& key);
+  // One attempt of Read() with the replica's files from the cache (`cached`) or just asked.
+  Status ReadOnce(const cairn::v1::DataNodeId& dn, const cairn::v1::Block& block, int port,
+                  uint64_t offset, size_t n, char* dst, bool verify, bool* cached);
 
   const size_t max_open_;
   absl::flat_hash_set<std::string> local_hosts_;  // numeric addresses of this host; constant
 
   absl::Mutex mu_;
-  // Most recently used first: (key, files); key = uuid/block id/generation stamp.
-  std::list<std::pair<std::string, std::shared_ptr<const Files>>> lru_ ABSL_GUARDED_BY(mu_);
+  struct Entry {
+    std::string key;  // uuid/block id/generation stamp
+    std::shared_ptr<const Files> files;
+    int64_t used_ms = 0;  // MonoMillis of the last read
+  };
+  // Most recently used first. Entries idle for long are closed too: the DataNode may have
+  // deleted the replica, whose disk space stays in use while it is open.
+  std::list<Entry> lru_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, decltype(lru_)::iterator> index_ ABSL_GUARDED_BY(mu_);
   // DataNode addresses that have no local read socket (or another DataNode's), until when.
   absl::flat_hash_map<std::string, int64_t> unusable_until_ms_ ABSL_GUARDED_BY(mu_);

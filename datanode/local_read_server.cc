@@ -77,8 +77,10 @@ void LocalReadServer::Serve(int conn) {
     local_read::SendReply(conn, reply, -1, -1);
     return;
   }
-  auto info = store_->GetReplica(req.block_id);
   auto reader = store_->OpenReplica(req.block_id, req.generation_stamp);
+  // After opening: the files held are the finalized replica's if it is finalized now, at the
+  // stamp and length the reader saw (a finalized replica no longer changes).
+  auto info = store_->GetReplica(req.block_id);
   if (!reader.ok()) {
     reply.status = reader.status().code() == absl::StatusCode::kNotFound ? local_read::kNotFound
                    : reader.status().code() == absl::StatusCode::kFailedPrecondition
@@ -89,7 +91,8 @@ void LocalReadServer::Serve(int conn) {
   }
   // Finalized replicas only: one being written still grows (and its last CRC changes).
   if (!info.ok() || info->state != ReplicaState::kFinalized ||
-      info->generation_stamp != req.generation_stamp || (*reader)->data_fd() < 0) {
+      info->generation_stamp != req.generation_stamp || info->length != (*reader)->length() ||
+      (*reader)->data_fd() < 0) {
     reply.status = local_read::kUnavailable;
     local_read::SendReply(conn, reply, -1, -1);
     return;

@@ -18,6 +18,7 @@ DirCache::Dir& DirCache::GetLocked(uint64_t dir) {
       return kv.second.listed_ms < 0 || now - kv.second.listed_ms > ttl_ms_;
     });
     if (dirs_.size() >= max_dirs_) dirs_.clear();
+    evicted_at_ = next_epoch_;
   }
   Dir& d = dirs_[dir];
   d.epoch = next_epoch_++;
@@ -84,10 +85,16 @@ void DirCache::Put(uint64_t dir, const std::vector<client::FileStatus>& entries,
   d.listed_ms = started_ms;
 }
 
-void DirCache::PutNew(uint64_t dir, int64_t started_ms) {
+uint64_t DirCache::BeginNew() {
+  absl::MutexLock l(&mu_);
+  return next_epoch_++;
+}
+
+void DirCache::PutNew(uint64_t dir, uint64_t token, int64_t started_ms) {
   if (!enabled()) return;
   absl::MutexLock l(&mu_);
   if (dirs_.contains(dir)) return;  // something happened in it already: no guess
+  if (evicted_at_ > token) return;  // a change in it may have been recorded and forgotten
   Dir& d = GetLocked(dir);
   d.listed_ms = started_ms;
 }

@@ -54,9 +54,12 @@ class DirCache {
   // `started_ms` (MonoMillis), unless a change to `dir` was recorded meanwhile.
   void Put(uint64_t dir, const std::vector<client::FileStatus>& entries, uint64_t token,
            int64_t started_ms);
-  // `dir` was just created through this mount by a call sent at `started_ms` (MonoMillis): it
-  // is empty as of then, unless a change in it through this mount was recorded already.
-  void PutNew(uint64_t dir, int64_t started_ms);
+  // Before creating a directory through this mount: a token for PutNew().
+  uint64_t BeginNew();
+  // `dir` was just created through this mount by a call sent at `started_ms` (MonoMillis),
+  // after BeginNew() returned `token`: it is empty as of then, unless a change in it through
+  // this mount was recorded already (or may have been, and was forgotten since).
+  void PutNew(uint64_t dir, uint64_t token, int64_t started_ms);
   // `dir` has more than max_entries() entries: do not try to list it for a while.
   void TooLarge(uint64_t dir);
   // `name` in `dir` changed through this mount (created, removed, renamed, written, ...).
@@ -82,6 +85,7 @@ class DirCache {
   absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, Dir> dirs_ ABSL_GUARDED_BY(mu_);
   uint64_t next_epoch_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t evicted_at_ ABSL_GUARDED_BY(mu_) = 0;  // next_epoch_ when records were last forgotten
 };
 
 }  // namespace cairn::fuse

@@ -364,6 +364,7 @@ void CairnFs::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t 
   const struct fuse_ctx* ctx = fuse_req_ctx(req);
   const uint64_t token = post_change_.Begin();
   const int64_t started = MonoMillis();
+  const uint64_t cache_token = dir_cache_.BeginNew();
   client::FileStatus parent_after;
   auto st = fs_->MakeDirectory(*path, mode & 07777,
                                ctx->uid != geteuid() ? ids_.UserName(ctx->uid) : "",
@@ -371,7 +372,7 @@ void CairnFs::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t 
                                &parent_after);
   EntryChangedTo(parent, name, token, parent_after);
   if (!st.ok()) return ReplyError(req, st.status(), "mkdir", *path);
-  dir_cache_.PutNew(st->inode_id, started);
+  dir_cache_.PutNew(st->inode_id, cache_token, started);
   ReplyEntry(req, parent, name, std::move(*st));
 }
 
@@ -426,9 +427,12 @@ void CairnFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_i
   if (!dst.ok()) return ReplyError(req, dst.status(), "rename", newname);
   const uint64_t target = inodes_.Find(newparent, newname);
   if (target != 0 && !(flags & RENAME_NOREPLACE)) files_.PrepareRemoval(target);
+  const uint64_t moved = inodes_.Find(parent, name);
   Status s = fs_->Rename(*src, *dst, (flags & RENAME_NOREPLACE) != 0);
   EntryChanged(parent, name);
   EntryChanged(newparent, newname);
+  // A directory listed by its old path meanwhile must not be stored (its path changed).
+  if (moved != 0) dir_cache_.Drop(moved);
   if (!s.ok()) return ReplyError(req, s, "rename", absl::StrCat(*src, " -> ", *dst));
   if (uint64_t gone = inodes_.Renamed(parent, name, newparent, newname); gone != 0) {
     files_.Orphan(gone);
@@ -562,7 +566,12 @@ Status CairnFs::FillDir(DirHandle* d, fuse_req_t req, fuse_ino_t ino, off_t off,
         d->more = true;
         return s;
       }
-      if (from_start && !d->more) dir_cache_.Put(ino, d->entries, token, started);
+      // Only if the handle's path (from opendir) still names this directory: after a rename
+      // it may name another one now.
+      if (from_start && !d->more) {
+        auto now_path = inodes_.Path(ino);
+        if (now_path.ok() && *now_path == d->path) dir_cache_.Put(ino, d->entries, token, started);
+      }
       if (d->entries.empty()) d->more = false;
       if (!d->entries.empty()) d->last_name = d->entries.back().name;
     }

@@ -502,6 +502,11 @@ Status NamespaceStore::ForEachInode(const std::function<void(const InodeRecord&)
 
 StatusOr<std::vector<JournalRecord>> NamespaceStore::ReadJournal(uint64_t from_txid,
                                                                  size_t max) const {
+  const uint64_t first = first_journal_txid();
+  if (from_txid != 0 && from_txid < first) {
+    return absl::OutOfRangeError(absl::StrCat("journal records before txid ", first,
+                                              " were deleted (asked from ", from_txid, ")"));
+  }
   std::vector<JournalRecord> out;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   for (it->Seek(JournalKey(from_txid)); it->Valid() && it->key().starts_with("J") &&

@@ -133,7 +133,8 @@ class NamespaceStore {
               std::vector<cairn::v1::InodeRecord>* out, bool* has_more) const;
   // Calls `fn` for every inode (NameNode start-up: building the block map).
   Status ForEachInode(const std::function<void(const cairn::v1::InodeRecord&)>& fn) const;
-  // Journal records with txid >= from_txid, at most `max`.
+  // Journal records with txid >= from_txid, at most `max` (from_txid 0: from the oldest kept).
+  // OUT_OF_RANGE if records from `from_txid` on were deleted (see journal_retain_txns).
   StatusOr<std::vector<cairn::v1::JournalRecord>> ReadJournal(uint64_t from_txid,
                                                                size_t max) const;
   // The highest transaction id that is durable.

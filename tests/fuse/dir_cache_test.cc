@@ -73,17 +73,30 @@ TEST(DirCacheTest, ADirectoryCreatedThroughTheMountStartsEmpty) {
   constexpr int64_t kTtl = 300;
   DirCache c(kTtl);
   const int64_t started = MonoMillis();
-  c.PutNew(7, started);
+  c.PutNew(7, c.BeginNew(), started);
   EXPECT_TRUE(c.Lookup(7, "x").absent());
   c.Erase(7, "x");
   EXPECT_EQ(c.Lookup(7, "x").kind, Kind::kUnknown);
   EXPECT_TRUE(c.Lookup(7, "y").absent());
   // A change in the directory recorded before PutNew (a create that raced with the mkdir's
   // reply): no guess.
+  const uint64_t token8 = c.BeginNew();
   c.Erase(8, "early");
-  c.PutNew(8, MonoMillis());
+  c.PutNew(8, token8, MonoMillis());
   EXPECT_EQ(c.Lookup(8, "early").kind, Kind::kUnknown);
   EXPECT_EQ(c.Lookup(8, "other").kind, Kind::kUnknown);
+  // Records forgotten (too many directories) after BeginNew: no guess either.
+  {
+    DirCache small(60000, 4096, /*max_dirs=*/2);
+    const uint64_t token = small.BeginNew();
+    small.Erase(20, "x");   // recorded...
+    small.Erase(21, "y");
+    small.Erase(22, "z");   // ...and forgotten to make room
+    small.PutNew(20, token, MonoMillis());
+    EXPECT_EQ(small.Lookup(20, "x").kind, Kind::kUnknown);
+    small.PutNew(23, small.BeginNew(), MonoMillis());
+    EXPECT_TRUE(small.Lookup(23, "x").absent());
+  }
   // The empty listing ages out like any other, counted from when the mkdir was sent.
   while (MonoMillis() - started <= kTtl) std::this_thread::yield();
   EXPECT_EQ(c.Lookup(7, "y").kind, Kind::kUnknown);
@@ -118,7 +131,7 @@ TEST(DirCacheTest, DisabledWithZeroTtl) {
   EXPECT_FALSE(c.enabled());
   const uint64_t token = c.BeginList(1);
   c.Put(1, {Entry("a", 1)}, token, MonoMillis());
-  c.PutNew(2, MonoMillis());
+  c.PutNew(2, c.BeginNew(), MonoMillis());
   EXPECT_EQ(c.Lookup(1, "a").kind, Kind::kUnknown);
   EXPECT_EQ(c.Lookup(2, "a").kind, Kind::kUnknown);
   EXPECT_FALSE(c.ShouldList(1));

@@ -1783,6 +1783,8 @@ TEST_F(NamespaceTest, JournalKeepsOnlyTheNewestRecords) {
   };
   for (int i = 0; i < 300; ++i) ASSERT_OK(Mkdir(absl::StrCat("/d", i)));
   ASSERT_NO_FATAL_FAILURE(check("after 300 mkdirs"));
+  auto gone = store_->ReadJournal(store_->first_journal_txid() - 1, 10);
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kOutOfRange);
   ASSERT_NO_FATAL_FAILURE(ReopenStore());
   ASSERT_NO_FATAL_FAILURE(check("after a reopen"));
   ASSERT_OK(Mkdir("/after-reopen"));
