@@ -424,6 +424,29 @@ TEST_F(FuseSemanticsTest, LookupsOfNewNamesAnsweredFromAFreshListing) {
   EXPECT_EQ(Errno(stat(M("e/theirs").c_str(), &st)), 0);
 }
 
+// A directory handle opened before its directory was renamed lists by its old path, which now
+// names another directory: that listing must not become the renamed directory's (it would
+// answer its names ENOENT).
+TEST_F(FuseSemanticsTest, ListingThroughAStaleHandleIsNotCachedForTheRenamedDirectory) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartMount(SmallCluster(), {"attr_timeout=60", "entry_timeout=60"}));
+  ASSERT_EQ(Errno(mkdir(M("d").c_str(), 0755)), 0);
+  ASSERT_EQ(WriteFile(M("d/a"), "A"), 0);
+  DIR* h = opendir(M("d").c_str());
+  ASSERT_NE(h, nullptr);
+  ASSERT_EQ(Errno(rename(M("d").c_str(), M("d.old").c_str())), 0);
+  ASSERT_EQ(Errno(mkdir(M("d").c_str(), 0755)), 0);
+  std::set<std::string> listed;
+  while (struct dirent* e = readdir(h)) listed.insert(e->d_name);  // the new, empty "d"
+  closedir(h);
+  EXPECT_EQ(listed.count("a"), 0u);
+  // The kernel forgets its entries: "a" is looked up in d.old again.
+  std::ofstream("/proc/sys/vm/drop_caches") << "2";
+  struct stat st;
+  EXPECT_EQ(Errno(stat(M("d.old/a").c_str(), &st)), 0);
+  EXPECT_EQ(ReadFile(M("d.old/a")), "A");
+}
+
 TEST_F(FuseSemanticsTest, WriteBackConflictReturnsEstaleAndKeepsTheData) {
   ASSERT_NO_FATAL_FAILURE(StartMount());
   ASSERT_EQ(WriteFile(M("c"), "original"), 0);
