@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/crc32c.h"
+#include "common/file_io.h"
 #include "common/local_read_protocol.h"
 
 namespace cairn::client {
@@ -25,28 +26,6 @@ constexpr int64_t kIdleCloseMs = 60000;     // replica files unused this long ar
 constexpr size_t kAdviseFromBytes = 1 << 20;  // larger reads start readahead of their range
 
 absl::Status NotLocal(absl::string_view why) { return absl::UnimplementedError(why); }
-
-uint32_t LoadLe32(const char* p) {
-  return static_cast<uint32_t>(static_cast<unsigned char>(p[0])) |
-         static_cast<uint32_t>(static_cast<unsigned char>(p[1])) << 8 |
-         static_cast<uint32_t>(static_cast<unsigned char>(p[2])) << 16 |
-         static_cast<uint32_t>(static_cast<unsigned char>(p[3])) << 24;
-}
-
-// Reads exactly `n` bytes at `offset` unless the file ends first; the bytes read, or -errno.
-ssize_t PreadFully(int fd, char* buf, size_t n, uint64_t offset) {
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r = ::pread(fd, buf + done, n - done, static_cast<off_t>(offset + done));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (r == 0) break;
-    done += static_cast<size_t>(r);
-  }
-  return static_cast<ssize_t>(done);
-}
 
 }  // namespace
 
@@ -133,9 +112,8 @@ StatusOr<std::shared_ptr<const LocalReplicas::Files>> LocalReplicas::Ask(
 }
 
 StatusOr<std::shared_ptr<const LocalReplicas::Files>> LocalReplicas::Get(
-    const cairn::v1::DataNodeId& dn, const cairn::v1::Block& block, int port, bool* cached) {
-  const std::string key =
-      absl::StrCat(dn.datanode_uuid(), "/", block.block_id(), "/", block.generation_stamp());
+    const std::string& key, const cairn::v1::DataNodeId& dn, const cairn::v1::Block& block,
+    int port, bool* cached) {
   *cached = false;
   {
     absl::MutexLock l(&mu_);
@@ -173,27 +151,27 @@ Status LocalReplicas::Read(const cairn::v1::DataNodeId& dn, const cairn::v1::Blo
                            uint64_t offset, size_t n, char* dst, bool verify) {
   int port = 0;
   if (!IsLocal(dn.address(), &port)) return NotLocal("remote DataNode");
+  const std::string key =
+      absl::StrCat(dn.datanode_uuid(), "/", block.block_id(), "/", block.generation_stamp());
   bool cached = false;
-  Status s = ReadOnce(dn, block, port, offset, n, dst, verify, &cached);
+  Status s = ReadOnce(key, dn, block, port, offset, n, dst, verify, &cached);
   // Files kept from earlier may no longer be the replica's (lease recovery shortened it under
   // a new generation stamp, or it was replaced): ask the DataNode again before calling the
   // replica corrupt.
   if (s.code() == absl::StatusCode::kDataLoss && cached) {
-    s = ReadOnce(dn, block, port, offset, n, dst, verify, &cached);
+    s = ReadOnce(key, dn, block, port, offset, n, dst, verify, &cached);
   }
   return s;
 }
 
-Status LocalReplicas::ReadOnce(const cairn::v1::DataNodeId& dn, const cairn::v1::Block& block,
-                               int port, uint64_t offset, size_t n, char* dst, bool verify,
-                               bool* cached) {
-  ASSIGN_OR_RETURN(std::shared_ptr<const Files> f, Get(dn, block, port, cached));
+Status LocalReplicas::ReadOnce(const std::string& key, const cairn::v1::DataNodeId& dn,
+                               const cairn::v1::Block& block, int port, uint64_t offset,
+                               size_t n, char* dst, bool verify, bool* cached) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Files> f, Get(key, dn, block, port, cached));
   if (n == 0) return absl::OkStatus();
   if (offset > f->length || n > f->length - offset) {
     return NotLocal(absl::StrCat("blk_", block.block_id(), ": range beyond the local replica"));
   }
-  const std::string key =
-      absl::StrCat(dn.datanode_uuid(), "/", block.block_id(), "/", block.generation_stamp());
   auto corrupt = [&](const std::string& what) {
     Forget(key);
     return absl::DataLossError(absl::StrCat(what, " of blk_", block.block_id(), " on ",
@@ -216,17 +194,21 @@ Status LocalReplicas::ReadOnce(const cairn::v1::DataNodeId& dn, const cairn::v1:
     ::posix_fadvise(f->data.get(), static_cast<off_t>(begin), static_cast<off_t>(end - begin),
                     POSIX_FADV_WILLNEED);
   }
-  ssize_t got = PreadFully(f->data.get(), buf, end - begin, begin);
-  if (got < 0) return corrupt(absl::StrCat("read error (", strerror(static_cast<int>(-got)), ")"));
-  if (static_cast<uint64_t>(got) != end - begin) return corrupt("short data file");
+  size_t got = 0;
+  if (int e = PReadFull(f->data.get(), buf, end - begin, begin, &got)) {
+    return corrupt(absl::StrCat("read error (", strerror(e), ")"));
+  }
+  if (got != end - begin) return corrupt("short data file");
   if (verify) {
     std::string crcs(4 * chunks, '\0');
-    got = PreadFully(f->crc.get(), crcs.data(), crcs.size(), f->crc_offset + 4 * first_chunk);
-    if (got < 0 || static_cast<size_t>(got) != crcs.size()) return corrupt("short checksum file");
+    if (PReadFull(f->crc.get(), crcs.data(), crcs.size(), f->crc_offset + 4 * first_chunk, &got) != 0 ||
+        got != crcs.size()) {
+      return corrupt("short checksum file");
+    }
     for (uint64_t c = 0; c < chunks; ++c) {
       const uint64_t at = c * bpc;
       const size_t len = static_cast<size_t>(std::min<uint64_t>(bpc, (end - begin) - at));
-      if (Crc32c(buf + at, len) != LoadLe32(crcs.data() + 4 * c)) {
+      if (Crc32c(buf + at, len) != DecodeFixed32(crcs.data() + 4 * c)) {
         return corrupt(absl::StrCat("checksum mismatch at offset ", begin + at));
       }
     }

@@ -46,7 +46,8 @@ class LocalReplicas {
   };
   // The replica's files, from the cache or asked from the DataNode.
   // `*cached`: whether they came from the cache.
-  StatusOr<std::shared_ptr<const Files>> Get(const cairn::v1::DataNodeId& dn,
+  StatusOr<std::shared_ptr<const Files>> Get(const std::string& key,
+                                             const cairn::v1::DataNodeId& dn,
                                              const cairn::v1::Block& block, int port,
                                              bool* cached);
   StatusOr<std::shared_ptr<const Files>> Ask(const cairn::v1::DataNodeId& dn,
@@ -55,8 +56,10 @@ class LocalReplicas {
   bool IsLocal(const std::string& address, int* port) const;
   void Forget(const std::string& key);
   // One attempt of Read() with the replica's files from the cache (`cached`) or just asked.
-  Status ReadOnce(const cairn::v1::DataNodeId& dn, const cairn::v1::Block& block, int port,
-                  uint64_t offset, size_t n, char* dst, bool verify, bool* cached);
+  // `key`: uuid/block id/generation stamp.
+  Status ReadOnce(const std::string& key, const cairn::v1::DataNodeId& dn,
+                  const cairn::v1::Block& block, int port, uint64_t offset, size_t n, char* dst,
+                  bool verify, bool* cached);
 
   const size_t max_open_;
   absl::flat_hash_set<std::string> local_hosts_;  // numeric addresses of this host; constant

@@ -21,6 +21,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/file_io.h"
 #include "common/scoped_fd.h"
 #include "common/status.h"
 #include "datanode/block_store.h"
@@ -34,17 +35,8 @@ inline constexpr uint32_t kCrcVersion = 1;
 inline constexpr size_t kCrcHeaderBytes = 16;
 inline constexpr uint32_t kMaxBytesPerChecksum = 16u << 20;
 
-inline void EncodeFixed32(char* p, uint32_t v) {
-  p[0] = static_cast<char>(v);
-  p[1] = static_cast<char>(v >> 8);
-  p[2] = static_cast<char>(v >> 16);
-  p[3] = static_cast<char>(v >> 24);
-}
-inline uint32_t DecodeFixed32(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return static_cast<uint32_t>(u[0]) | (static_cast<uint32_t>(u[1]) << 8) |
-         (static_cast<uint32_t>(u[2]) << 16) | (static_cast<uint32_t>(u[3]) << 24);
-}
+using cairn::DecodeFixed32;
+using cairn::EncodeFixed32;
 
 // Number of checksum chunks covering `length` bytes.
 inline uint64_t NumChunks(uint64_t length, uint32_t bpc) { return (length + bpc - 1) / bpc; }
@@ -68,10 +60,8 @@ bool ParseBlockFileName(absl::string_view name, absl::string_view suffix, uint64
 
 // ---- POSIX helpers: each returns 0 or an errno value ---------------------------------------
 
-// Writes all `n` bytes at `offset`, retrying short writes and EINTR.
-int PWriteFull(int fd, const void* buf, size_t n, uint64_t offset);
-// Reads up to `n` bytes at `offset`; `*got` < n only at end of file.
-int PReadFull(int fd, void* buf, size_t n, uint64_t offset, size_t* got);
+using cairn::PReadFull;   // common/file_io.h
+using cairn::PWriteFull;
 // Opens with O_CLOEXEC; `*fd` is -1 on failure.
 int OpenFile(const std::string& path, int flags, int* fd);
 int FsyncDir(const std::string& dir);

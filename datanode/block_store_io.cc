@@ -72,40 +72,6 @@ bool ParseBlockFileName(absl::string_view name, absl::string_view suffix, uint64
 
 // ---- POSIX helpers -----------------------------------------------------------------------------
 
-int PWriteFull(int fd, const void* buf, size_t n, uint64_t offset) {
-  const char* p = static_cast<const char*>(buf);
-  while (n > 0) {
-    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(offset));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (w == 0) return EIO;  // cannot happen for regular files; avoids spinning
-    p += w;
-    n -= static_cast<size_t>(w);
-    offset += static_cast<uint64_t>(w);
-  }
-  return 0;
-}
-
-int PReadFull(int fd, void* buf, size_t n, uint64_t offset, size_t* got) {
-  char* p = static_cast<char*>(buf);
-  *got = 0;
-  while (n > 0) {
-    ssize_t r = ::pread(fd, p, n, static_cast<off_t>(offset));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (r == 0) break;
-    p += r;
-    n -= static_cast<size_t>(r);
-    offset += static_cast<uint64_t>(r);
-    *got += static_cast<size_t>(r);
-  }
-  return 0;
-}
-
 int OpenFile(const std::string& path, int flags, int* fd) {
   do {
     *fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
