@@ -1,14 +1,16 @@
 #include "datanode/local_read_server.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/local_read_protocol.h"
 #include "common/logging.h"
 #include "datanode/block_store.h"
@@ -20,8 +22,15 @@ LocalReadServer::LocalReadServer(BlockStore* store, std::string datanode_uuid)
 
 LocalReadServer::~LocalReadServer() { Stop(); }
 
+struct LocalReadServer::Connection {
+  ScopedFd fd;
+  int64_t deadline_ms = 0;
+  size_t got = 0;
+  char buf[sizeof(local_read::Request)];
+};
+
 Status LocalReadServer::Start(int port) {
-  ScopedFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ScopedFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (fd.get() < 0) return absl::UnavailableError(absl::StrCat("socket: ", strerror(errno)));
   sockaddr_un addr;
   const socklen_t len = local_read::SocketAddress(port, &addr);
@@ -30,49 +39,99 @@ Status LocalReadServer::Start(int port) {
     return absl::UnavailableError(
         absl::StrCat("local read socket of port ", port, ": ", strerror(errno)));
   }
+  ScopedFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (wake.get() < 0) return absl::UnavailableError(absl::StrCat("eventfd: ", strerror(errno)));
   listen_ = std::move(fd);
+  wake_ = std::move(wake);
   thread_ = std::thread([this] { Loop(); });
   return absl::OkStatus();
 }
 
 void LocalReadServer::Stop() {
   if (!thread_.joinable()) return;
-  stopping_ = true;
-  ::shutdown(listen_.get(), SHUT_RDWR);  // wakes accept()
+  const uint64_t one = 1;
+  if (::write(wake_.get(), &one, sizeof(one)) < 0) {
+    LOG(ERROR) << "local read socket: cannot wake the server: " << strerror(errno);
+  }
   thread_.join();
   listen_.Close();
+  wake_.Close();
 }
 
 void LocalReadServer::Loop() {
-  while (!stopping_) {
-    ScopedFd conn(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (conn.get() < 0) {
-      if (stopping_) return;
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      LOG(WARNING) << "local read socket: accept: " << strerror(errno);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // e.g. out of descriptors
-      continue;
+  std::vector<Connection> conns;
+  std::vector<pollfd> fds;
+  while (true) {
+    const int64_t now = MonoMillis();
+    int timeout_ms = -1;
+    fds.assign({pollfd{wake_.get(), POLLIN, 0}, pollfd{listen_.get(), POLLIN, 0}});
+    for (const Connection& c : conns) {
+      fds.push_back(pollfd{c.fd.get(), POLLIN, 0});
+      const int64_t left = std::max<int64_t>(0, c.deadline_ms - now);
+      timeout_ms = timeout_ms < 0 ? static_cast<int>(left) : std::min<int>(timeout_ms, left);
     }
-    Serve(conn.get());
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
+      if (errno == EINTR) continue;
+      LOG(ERROR) << "local read socket: poll: " << strerror(errno) << "; local reads stop";
+      return;
+    }
+    if (fds[0].revents != 0) return;  // Stop()
+    // Connections first (fds[i + 2] is conns[i]); new ones are appended after.
+    const int64_t after = MonoMillis();
+    size_t kept = 0;
+    for (size_t i = 0; i < conns.size(); ++i) {
+      const bool finished = (fds[i + 2].revents != 0 && Receive(&conns[i])) ||
+                            after >= conns[i].deadline_ms;
+      if (!finished) {
+        if (kept != i) conns[kept] = std::move(conns[i]);
+        ++kept;
+      }
+    }
+    conns.resize(kept);
+    if (fds[1].revents != 0) AcceptAll(&conns);
   }
 }
 
-void LocalReadServer::Serve(int conn) {
-  // A client that connects and says nothing must not hold up the others for long.
-  timeval timeout{1, 0};
-  ::setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  ::setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+void LocalReadServer::AcceptAll(std::vector<Connection>* conns) {
+  while (true) {
+    ScopedFd conn(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (conn.get() < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        LOG_EVERY_N(WARNING, 100) << "local read socket: accept: " << strerror(errno);
+      }
+      return;
+    }
+    if (conns->size() >= kMaxConnections) continue;  // closed: that client uses gRPC
+    Connection c;
+    c.fd = std::move(conn);
+    c.deadline_ms = MonoMillis() + kRequestTimeoutMs;
+    // The request is usually there already.
+    if (!Receive(&c)) conns->push_back(std::move(c));
+  }
+}
+
+bool LocalReadServer::Receive(Connection* c) {
+  ssize_t n;
+  do {
+    n = ::recv(c->fd.get(), c->buf + c->got, sizeof(c->buf) - c->got, MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
+  if (n == 0) return true;  // the client went away
+  c->got += static_cast<size_t>(n);
+  if (c->got < sizeof(c->buf)) return false;
+  Answer(c->fd.get(), c->buf);
+  return true;
+}
+
+void LocalReadServer::Answer(int conn, const void* request) {
   local_read::Request req;
+  std::memcpy(&req, request, sizeof(req));
   local_read::Reply reply;
   std::memset(&reply, 0, sizeof(reply));
   std::memcpy(reply.datanode_uuid, uuid_.data(),
               std::min(uuid_.size(), sizeof(reply.datanode_uuid) - 1));
-  ssize_t n;
-  do {
-    n = ::recv(conn, &req, sizeof(req), MSG_WAITALL);
-  } while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(sizeof(req)) ||
-      std::memcmp(req.magic, local_read::kRequestMagic, sizeof(req.magic)) != 0) {
+  if (std::memcmp(req.magic, local_read::kRequestMagic, sizeof(req.magic)) != 0) {
     reply.status = local_read::kBadRequest;
     local_read::SendReply(conn, reply, -1, -1);
     return;

@@ -3,14 +3,18 @@
 // replica at the generation stamp it asks for. Replicas being written, stale ones and unknown
 // ones are refused (the client then reads over gRPC).
 //
-// One thread; each connection carries one request, answered at once (two files opened).
-// Start() once, Stop() (also the destructor) before the block store goes away.
+// One thread polling every open connection: each carries one request, answered as soon as it
+// has fully arrived (two files opened); a connection that sends nothing for a second is
+// closed, and it never holds up the others. At most kMaxConnections are open at once (more
+// are closed at once: those clients read over gRPC). Start() once, Stop() (also the
+// destructor) before the block store goes away.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/scoped_fd.h"
 #include "common/status.h"
@@ -21,6 +25,9 @@ class BlockStore;
 
 class LocalReadServer {
  public:
+  static constexpr size_t kMaxConnections = 256;
+  static constexpr int64_t kRequestTimeoutMs = 1000;
+
   // `store` must outlive this object.
   LocalReadServer(BlockStore* store, std::string datanode_uuid);
   ~LocalReadServer();
@@ -35,13 +42,18 @@ class LocalReadServer {
   uint64_t grants() const { return grants_.load(); }
 
  private:
+  struct Connection;  // a request being received
   void Loop();
-  void Serve(int conn);
+  // Accepts every pending connection (up to kMaxConnections open).
+  void AcceptAll(std::vector<Connection>* conns);
+  // Reads what `c` sent; true when it is finished with (answered or failed).
+  bool Receive(Connection* c);
+  void Answer(int conn, const void* request);
 
   BlockStore* const store_;
   const std::string uuid_;
   ScopedFd listen_;
-  std::atomic<bool> stopping_{false};
+  ScopedFd wake_;  // eventfd: Stop() wakes the loop
   std::atomic<uint64_t> grants_{0};
   std::thread thread_;
 };

@@ -14,6 +14,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errno_map.h"
+#include "common/local_read_protocol.h"
+#include "common/scoped_fd.h"
 #include "datanode/block_store.h"
 #include "namenode/block_manager.h"
 #include "proto/datanode.grpc.pb.h"
@@ -341,6 +343,41 @@ TEST_F(DataPathTest, LocalReadsAgreeWithNetworkReads) {
   EXPECT_TRUE(SameBytes(*open_read, data.substr(0, kMiB / 2)));
   EXPECT_EQ(grants(), before_open) << "a replica being written was handed out";
   ASSERT_OK((*out)->Close());
+}
+
+TEST_F(DataPathTest, SilentLocalConnectionsDoNotHoldUpLocalReads) {
+  const std::string data = RandomBytes(kMiB + 99, 62);
+  ASSERT_OK(WriteFile(fs_.get(), "/silent", data));
+  // Clients that connect to every DataNode's local-read socket and say nothing: more of them
+  // than a reader would wait out (each used to hold the server for a second).
+  std::vector<ScopedFd> silent;
+  for (int i = 0; i < cluster_->num_datanodes(); ++i) {
+    for (int k = 0; k < 4; ++k) {
+      ScopedFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      ASSERT_GE(fd.get(), 0);
+      sockaddr_un addr;
+      const socklen_t len = local_read::SocketAddress(cluster_->datanode(i)->port(), &addr);
+      ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), len), 0) << strerror(errno);
+      silent.push_back(std::move(fd));
+    }
+  }
+  // A malformed request is refused, not a reason to stop serving.
+  local_read::Request junk{};
+  ASSERT_EQ(::send(silent[0].get(), &junk, sizeof(junk), MSG_NOSIGNAL),
+            static_cast<ssize_t>(sizeof(junk)));
+  local_read::Reply reply;
+  ScopedFd data_fd, crc_fd;
+  ASSERT_EQ(local_read::ReceiveReply(silent[0].get(), &reply, &data_fd, &crc_fd), 0);
+  EXPECT_EQ(reply.status, local_read::kBadRequest);
+  EXPECT_LT(data_fd.get(), 0);
+  uint64_t before = 0;
+  for (int i = 0; i < cluster_->num_datanodes(); ++i) before += cluster_->datanode(i)->local_read_grants();
+  auto got = ReadFile(NewClient().get(), "/silent");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(SameBytes(*got, data));
+  uint64_t after = 0;
+  for (int i = 0; i < cluster_->num_datanodes(); ++i) after += cluster_->datanode(i)->local_read_grants();
+  EXPECT_GT(after, before) << "the read fell back to gRPC behind the silent connections";
 }
 
 TEST_F(DataPathTest, PreadAtRandomOffsetsAndSeek) {
