@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -59,21 +60,26 @@ void LocalReadServer::Stop() {
 }
 
 void LocalReadServer::Loop() {
+  constexpr int64_t kBackoffMs = 100;  // after accept() or poll() failed (e.g. no descriptors)
   std::vector<Connection> conns;
   std::vector<pollfd> fds;
+  int64_t accept_paused_until = 0;
   while (true) {
     const int64_t now = MonoMillis();
-    int timeout_ms = -1;
-    fds.assign({pollfd{wake_.get(), POLLIN, 0}, pollfd{listen_.get(), POLLIN, 0}});
+    const bool accepting = now >= accept_paused_until;
+    int64_t timeout_ms = accepting ? -1 : accept_paused_until - now;
+    fds.assign({pollfd{wake_.get(), POLLIN, 0},
+                pollfd{listen_.get(), static_cast<short>(accepting ? POLLIN : 0), 0}});
     for (const Connection& c : conns) {
       fds.push_back(pollfd{c.fd.get(), POLLIN, 0});
       const int64_t left = std::max<int64_t>(0, c.deadline_ms - now);
-      timeout_ms = timeout_ms < 0 ? static_cast<int>(left) : std::min<int>(timeout_ms, left);
+      timeout_ms = timeout_ms < 0 ? left : std::min(timeout_ms, left);
     }
-    if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
+    if (::poll(fds.data(), fds.size(), static_cast<int>(timeout_ms)) < 0) {
       if (errno == EINTR) continue;
-      LOG(ERROR) << "local read socket: poll: " << strerror(errno) << "; local reads stop";
-      return;
+      LOG_EVERY_N(ERROR, 100) << "local read socket: poll: " << strerror(errno);
+      std::this_thread::sleep_for(std::chrono::milliseconds(kBackoffMs));
+      continue;
     }
     if (fds[0].revents != 0) return;  // Stop()
     // Connections first (fds[i + 2] is conns[i]); new ones are appended after.
@@ -88,19 +94,23 @@ void LocalReadServer::Loop() {
       }
     }
     conns.resize(kept);
-    if (fds[1].revents != 0) AcceptAll(&conns);
+    if (fds[1].revents != 0 && !AcceptSome(&conns)) {
+      // Out of descriptors or memory: the pending connection stays queued and the socket
+      // readable, so stop watching it for a while rather than spin.
+      accept_paused_until = MonoMillis() + kBackoffMs;
+    }
   }
 }
 
-void LocalReadServer::AcceptAll(std::vector<Connection>* conns) {
-  while (true) {
+bool LocalReadServer::AcceptSome(std::vector<Connection>* conns) {
+  constexpr int kMaxPerWakeup = 64;  // then the open connections get their turn
+  for (int i = 0; i < kMaxPerWakeup; ++i) {
     ScopedFd conn(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (conn.get() < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        LOG_EVERY_N(WARNING, 100) << "local read socket: accept: " << strerror(errno);
-      }
-      return;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      LOG_EVERY_N(WARNING, 100) << "local read socket: accept: " << strerror(errno);
+      return false;
     }
     if (conns->size() >= kMaxConnections) continue;  // closed: that client uses gRPC
     Connection c;
@@ -109,6 +119,7 @@ void LocalReadServer::AcceptAll(std::vector<Connection>* conns) {
     // The request is usually there already.
     if (!Receive(&c)) conns->push_back(std::move(c));
   }
+  return true;
 }
 
 bool LocalReadServer::Receive(Connection* c) {

@@ -4,10 +4,12 @@
 // ones are refused (the client then reads over gRPC).
 //
 // One thread polling every open connection: each carries one request, answered as soon as it
-// has fully arrived (two files opened); a connection that sends nothing for a second is
-// closed, and it never holds up the others. At most kMaxConnections are open at once (more
-// are closed at once: those clients read over gRPC). Start() once, Stop() (also the
-// destructor) before the block store goes away.
+// has fully arrived (two files opened, which may wait briefly for a writer's I/O on the same
+// replica); a connection whose request has not arrived within
+// a second of its accept is closed, and it never holds up the others. At most
+// kMaxConnections are open at once (more are closed at once: those clients read over gRPC).
+// When accept() fails (no descriptors left), the socket is not watched for 100 ms instead of
+// spinning. Start() once, Stop() (also the destructor) before the block store goes away.
 #pragma once
 
 #include <atomic>
@@ -44,8 +46,9 @@ class LocalReadServer {
  private:
   struct Connection;  // a request being received
   void Loop();
-  // Accepts every pending connection (up to kMaxConnections open).
-  void AcceptAll(std::vector<Connection>* conns);
+  // Accepts pending connections (a bounded number per call; beyond kMaxConnections open they
+  // are closed). False when accept() failed for lack of resources.
+  bool AcceptSome(std::vector<Connection>* conns);
   // Reads what `c` sent; true when it is finished with (answered or failed).
   bool Receive(Connection* c);
   void Answer(int conn, const void* request);

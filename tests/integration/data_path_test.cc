@@ -348,11 +348,12 @@ TEST_F(DataPathTest, LocalReadsAgreeWithNetworkReads) {
 TEST_F(DataPathTest, SilentLocalConnectionsDoNotHoldUpLocalReads) {
   const std::string data = RandomBytes(kMiB + 99, 62);
   ASSERT_OK(WriteFile(fs_.get(), "/silent", data));
-  // Clients that connect to every DataNode's local-read socket and say nothing: more of them
-  // than a reader would wait out (each used to hold the server for a second).
+  // Clients that connect to every DataNode's local-read socket and say nothing: each used to
+  // hold the server for a second, eight of them far longer than a reader waits (2 s) on any
+  // DataNode it tries.
   std::vector<ScopedFd> silent;
   for (int i = 0; i < cluster_->num_datanodes(); ++i) {
-    for (int k = 0; k < 4; ++k) {
+    for (int k = 0; k < 8; ++k) {
       ScopedFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
       ASSERT_GE(fd.get(), 0);
       sockaddr_un addr;
