@@ -320,17 +320,23 @@ TEST_F(DataPathTest, LocalReadsAgreeWithNetworkReads) {
   EXPECT_TRUE(SameBytes(*over_network, data));
   EXPECT_TRUE(SameBytes(*from_files, data));
   // Unaligned ranges, across chunk and block boundaries, to the last byte.
+  // Both ways: from the replica files and over gRPC.
   auto in = local->Open("/local");
   ASSERT_TRUE(in.ok()) << in.status();
+  auto net_in = network->Open("/local");
+  ASSERT_TRUE(net_in.ok()) << net_in.status();
   std::mt19937_64 rng(7);
   for (int i = 0; i < 200; ++i) {
     const uint64_t off = rng() % data.size();
     const size_t len = std::min<uint64_t>(1 + rng() % (2 * kMiB), data.size() - off);
-    std::string got(len, '\0');
-    auto n = (*in)->Pread(off, got.data(), len);
-    ASSERT_TRUE(n.ok()) << n.status();
-    ASSERT_EQ(*n, len);
-    ASSERT_TRUE(got == data.substr(off, len)) << "at " << off << " length " << len;
+    for (auto* stream : {in->get(), net_in->get()}) {
+      std::string got(len, '\0');
+      auto n = stream->Pread(off, got.data(), len);
+      ASSERT_TRUE(n.ok()) << n.status();
+      ASSERT_EQ(*n, len);
+      ASSERT_TRUE(got == data.substr(off, len))
+          << "at " << off << " length " << len << (stream == in->get() ? " (local)" : " (gRPC)");
+    }
   }
   // A file being written: its last block is read over gRPC (hflushed bytes only).
   auto out = fs_->Create("/local-open", {});
