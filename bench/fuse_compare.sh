@@ -17,6 +17,8 @@
 #
 # Options: --size-mb N (1024)  --files N (2000)  --dirs N (1000)  --rand-seconds N (10)
 #          --jobs N (1: metadata phases run in N processes at once, each on its own names)
+#          --rounds N (1: metadata phases repeated N times over all targets; medians reported,
+#          and the r1/bindfs ratio as the median of the per-round ratios with their range)
 #          --workdir DIR (a new directory under /tmp)  --bin DIR (build/bin)
 #          --start-cluster (start NameNode + 3 DataNodes from --bin, stop them at the end)
 #          --fuse-opts OPTS (extra -o options for cairn-fuse)
@@ -29,6 +31,7 @@ FILES=2000
 DIRS=1000
 RAND_SECONDS=10
 JOBS=1
+ROUNDS=1
 WORKDIR=""
 BIN="$(cd "$(dirname "$0")/.." && pwd)/build/bin"
 START_CLUSTER=0
@@ -41,11 +44,12 @@ while [ $# -gt 0 ]; do
     --dirs) DIRS=$2; shift 2 ;;
     --rand-seconds) RAND_SECONDS=$2; shift 2 ;;
     --jobs) JOBS=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --workdir) WORKDIR=$2; shift 2 ;;
     --bin) BIN=$2; shift 2 ;;
     --start-cluster) START_CLUSTER=1; shift ;;
     --fuse-opts) FUSE_OPTS=$2; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -187,34 +191,54 @@ for t in "${TARGETS[@]}"; do
                  --runtime="$RAND_SECONDS" --time_based --output-format=json 2> /dev/null |
                python3 -c "import json,sys; print(f\"{json.load(sys.stdin)['jobs'][0]['read']['iops']:.0f}\")")
   rm -f "$d/seq"
-  mkdir -p "$d/meta"
-  R[$t,create]=$(meta create "$d/meta" "$FILES")
-  drop_caches
-  R[$t,stat]=$(meta stat "$d/meta" "$FILES")
-  R[$t,delete]=$(meta delete "$d/meta" "$FILES")
-  R[$t,mkdir]=$(meta mkdir "$d/meta" "$DIRS")
-  R[$t,rmdir]=$(meta rmdir "$d/meta" "$DIRS")
-  rmdir "$d/meta"
+done
+# Metadata phases: ROUNDS rounds, each over every target in turn (so that a slow spell of the
+# machine hits all targets of a round); R[target,phase,round].
+for round in $(seq "$ROUNDS"); do
+  for t in "${TARGETS[@]}"; do
+    d=${DIR[$t]}
+    echo "== metadata round $round: $t" >&2
+    mkdir -p "$d/meta"
+    R[$t,create,$round]=$(meta create "$d/meta" "$FILES")
+    drop_caches
+    R[$t,stat,$round]=$(meta stat "$d/meta" "$FILES")
+    R[$t,delete,$round]=$(meta delete "$d/meta" "$FILES")
+    R[$t,mkdir,$round]=$(meta mkdir "$d/meta" "$DIRS")
+    R[$t,rmdir,$round]=$(meta rmdir "$d/meta" "$DIRS")
+    rmdir "$d/meta"
+  done
 done
 rmdir "${DIR[cairn-r1]}" "${DIR[cairn-r3]}" 2> /dev/null || true
 
-python3 - "$SIZE_MB" "$FILES" "$DIRS" "$JOBS" <<EOF
-import sys
-size, files, dirs, jobs = sys.argv[1:5]
+python3 - "$SIZE_MB" "$FILES" "$DIRS" "$JOBS" "$ROUNDS" <<EOF
+import statistics, sys
+size, files, dirs, jobs, rounds = sys.argv[1:6]
+rounds = int(rounds)
 R = {}
 $(for k in "${!R[@]}"; do echo "R['$k'] = ${R[$k]}"; done)
+# Metadata phases: the median over the rounds; the r1/bindfs ratio is the median of the
+# ratios of each round (both measured back to back), with their range when rounds > 1.
+meta_keys = ["create", "stat", "delete", "mkdir", "rmdir"]
+spread = {}
+for key in meta_keys:
+    for t in ["local", "bindfs", "cairn-r1", "cairn-r3"]:
+        R[t + "," + key] = statistics.median(R[f"{t},{key},{r}"] for r in range(1, rounds + 1))
+    ratios = [R[f"cairn-r1,{key},{r}"] / R[f"bindfs,{key},{r}"] for r in range(1, rounds + 1)]
+    spread[key] = (statistics.median(ratios), min(ratios), max(ratios))
 rows = [("write", f"seq write {size} MiB, MiB/s"), ("read", f"seq read {size} MiB, MiB/s"),
         ("rand", "4 KiB random read, IOPS"), ("create", f"create {files} files, ops/s"),
         ("stat", f"stat {files} files, ops/s"), ("delete", f"delete {files} files, ops/s"),
         ("mkdir", f"mkdir {dirs}, ops/s"), ("rmdir", f"rmdir {dirs}, ops/s")]
 targets = ["local", "bindfs", "cairn-r1", "cairn-r3"]
-print(f"metadata phases with {jobs} process(es)")
+print(f"metadata phases with {jobs} process(es), median of {rounds} round(s)")
 goal = {"write": 0.6, "read": 0.7, "create": 0.5, "stat": 0.5, "mkdir": 0.5}
 print(f"{'':32s}" + "".join(f"{t:>11s}" for t in targets) + f"{'r1/bindfs':>11s}{'target':>8s}")
 for key, label in rows:
     line = f"{label:32s}" + "".join(f"{R[t + ',' + key]:11.1f}" for t in targets)
-    ratio = R["cairn-r1," + key] / R["bindfs," + key]
+    ratio = spread[key][0] if key in spread else R["cairn-r1," + key] / R["bindfs," + key]
     line += f"{ratio:11.2f}" + (f"{'>=' + str(goal[key]):>8s}" if key in goal else "")
+    if key in spread and rounds > 1:
+        line += f"   rounds {spread[key][1]:.2f}-{spread[key][2]:.2f}"
     print(line)
 r3 = R["cairn-r3,write"] / (R["local,write"] / 3)
 print(f"cairn-r3 seq write / (local write / 3) = {r3:.2f} (target >= 0.8)")
