@@ -56,7 +56,9 @@ TEST(LocalReadServerTest, MalformedAndPiecewiseRequests) {
   std::memcpy(bad.magic, "NOPE", 4);
   auto c = Connect(TestPort());
   ASSERT_GE(c.get(), 0);
-  // In two pieces, the second after the server has seen the first.
+  // In two pieces, the second after the server has seen the first. The pause is what is
+  // tested (the server cannot be observed holding a partial request); were it too short, the
+  // test would only lose strength, not fail.
   ASSERT_EQ(::send(c.get(), &bad, 10, MSG_NOSIGNAL), 10);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_EQ(::send(c.get(), reinterpret_cast<char*>(&bad) + 10, sizeof(bad) - 10, MSG_NOSIGNAL),
@@ -97,6 +99,7 @@ TEST(LocalReadServerTest, NoBusyLoopWhenOutOfDescriptors) {
   for (auto& c : clients) {
     ASSERT_EQ(::connect(c.get(), reinterpret_cast<sockaddr*>(&addr), len), 0) << strerror(errno);
   }
+  // The measurement window itself (nothing to wait for: the test is what does NOT happen).
   const double cpu0 = ProcessCpuSeconds();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const double cpu = ProcessCpuSeconds() - cpu0;

@@ -52,6 +52,12 @@ class DataPathTest : public ::testing::Test {
     EXPECT_TRUE(fs.ok()) << fs.status();
     return fs.ok() ? std::move(*fs) : nullptr;
   }
+  // Replicas handed out by all DataNodes so far through short-circuit local reads.
+  uint64_t LocalReadGrants() const {
+    uint64_t n = 0;
+    for (int i = 0; i < cluster_->num_datanodes(); ++i) n += cluster_->datanode(i)->local_read_grants();
+    return n;
+  }
   MiniClusterOptions options_;
   std::unique_ptr<MiniCluster> cluster_;
   std::unique_ptr<FileSystem> fs_;
@@ -303,20 +309,15 @@ TEST_F(DataPathTest, TailingReaderWhileTheWriterHflushes) {
 TEST_F(DataPathTest, LocalReadsAgreeWithNetworkReads) {
   const std::string data = RandomBytes(3 * kMiB + 12345, 61);
   ASSERT_OK(WriteFile(fs_.get(), "/local", data));
-  auto grants = [&] {
-    uint64_t n = 0;
-    for (int i = 0; i < cluster_->num_datanodes(); ++i) n += cluster_->datanode(i)->local_read_grants();
-    return n;
-  };
   auto network = NewClient([](client::ClientOptions* c) { c->local_reads = false; });
   auto local = NewClient();
-  const uint64_t before = grants();
+  const uint64_t before = LocalReadGrants();
   auto over_network = ReadFile(network.get(), "/local");
   ASSERT_TRUE(over_network.ok()) << over_network.status();
-  EXPECT_EQ(grants(), before) << "a client with local reads off asked for replica files";
+  EXPECT_EQ(LocalReadGrants(), before) << "a client with local reads off asked for replica files";
   auto from_files = ReadFile(local.get(), "/local");
   ASSERT_TRUE(from_files.ok()) << from_files.status();
-  EXPECT_GT(grants(), before) << "no replica was read locally";
+  EXPECT_GT(LocalReadGrants(), before) << "no replica was read locally";
   EXPECT_TRUE(SameBytes(*over_network, data));
   EXPECT_TRUE(SameBytes(*from_files, data));
   // Unaligned ranges, across chunk and block boundaries, to the last byte.
@@ -343,11 +344,11 @@ TEST_F(DataPathTest, LocalReadsAgreeWithNetworkReads) {
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_OK((*out)->Write(data.data(), kMiB / 2));
   ASSERT_OK((*out)->Hflush());
-  const uint64_t before_open = grants();
+  const uint64_t before_open = LocalReadGrants();
   auto open_read = ReadFile(local.get(), "/local-open");
   ASSERT_TRUE(open_read.ok()) << open_read.status();
   EXPECT_TRUE(SameBytes(*open_read, data.substr(0, kMiB / 2)));
-  EXPECT_EQ(grants(), before_open) << "a replica being written was handed out";
+  EXPECT_EQ(LocalReadGrants(), before_open) << "a replica being written was handed out";
   ASSERT_OK((*out)->Close());
 }
 
@@ -368,14 +369,11 @@ TEST_F(DataPathTest, SilentLocalConnectionsDoNotHoldUpLocalReads) {
       silent.push_back(std::move(fd));
     }
   }
-  uint64_t before = 0;
-  for (int i = 0; i < cluster_->num_datanodes(); ++i) before += cluster_->datanode(i)->local_read_grants();
+  const uint64_t before = LocalReadGrants();
   auto got = ReadFile(NewClient().get(), "/silent");
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_TRUE(SameBytes(*got, data));
-  uint64_t after = 0;
-  for (int i = 0; i < cluster_->num_datanodes(); ++i) after += cluster_->datanode(i)->local_read_grants();
-  EXPECT_GT(after, before) << "the read fell back to gRPC behind the silent connections";
+  EXPECT_GT(LocalReadGrants(), before) << "the read fell back to gRPC behind the silent connections";
 }
 
 TEST_F(DataPathTest, PreadAtRandomOffsetsAndSeek) {
