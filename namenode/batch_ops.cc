@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "namenode/namespace_ops.h"
+#include "namenode/namespace_store.h"
 
 namespace cairn::namenode {
 namespace {
@@ -51,43 +52,47 @@ void BatchOps::Batch(const cairn::v1::BatchRequest& req, cairn::v1::BatchRespons
   auto count = std::make_shared<Countdown>();
   count->left = n + 1;
   count->done = std::move(done);
-  for (int i = 0; i < n; ++i) {
-    const BatchOp& op = req.ops(i);
-    BatchResult* r = resp->mutable_results(i);
-    switch (op.op_case()) {
-      case BatchOp::kMkdir:
-        Start(ns_, &NamespaceOps::Mkdir, op.mkdir(), r->mutable_mkdir(), r, count);
-        break;
-      case BatchOp::kCreateFile:
-        Start(ns_, &NamespaceOps::CreateFile, op.create_file(), r->mutable_create_file(), r,
-              count);
-        break;
-      case BatchOp::kGetFileInfo:
-        Start(ns_, &NamespaceOps::GetFileInfo, op.get_file_info(), r->mutable_get_file_info(), r,
-              count);
-        break;
-      case BatchOp::kRename:
-        Start(ns_, &NamespaceOps::Rename, op.rename(), r->mutable_rename(), r, count);
-        break;
-      case BatchOp::kRemove:
-        Start(ns_, &NamespaceOps::Delete, op.remove(), r->mutable_remove(), r, count);
-        break;
-      case BatchOp::kSetReplication:
-        Start(ns_, &NamespaceOps::SetReplication, op.set_replication(),
-              r->mutable_set_replication(), r, count);
-        break;
-      case BatchOp::kSetPermission:
-        Start(ns_, &NamespaceOps::SetPermission, op.set_permission(),
-              r->mutable_set_permission(), r, count);
-        break;
-      case BatchOp::kSetOwner:
-        Start(ns_, &NamespaceOps::SetOwner, op.set_owner(), r->mutable_set_owner(), r, count);
-        break;
-      case BatchOp::kSetTimes:
-        Start(ns_, &NamespaceOps::SetTimes, op.set_times(), r->mutable_set_times(), r, count);
-        break;
-      case BatchOp::OP_NOT_SET:
-        break;  // refused above
+  // The batch's mutations are committed together, as one group with one log sync.
+  {
+    NamespaceStore::GroupScope group(ns_->store());
+    for (int i = 0; i < n; ++i) {
+      const BatchOp& op = req.ops(i);
+      BatchResult* r = resp->mutable_results(i);
+      switch (op.op_case()) {
+        case BatchOp::kMkdir:
+          Start(ns_, &NamespaceOps::Mkdir, op.mkdir(), r->mutable_mkdir(), r, count);
+          break;
+        case BatchOp::kCreateFile:
+          Start(ns_, &NamespaceOps::CreateFile, op.create_file(), r->mutable_create_file(), r,
+                count);
+          break;
+        case BatchOp::kGetFileInfo:
+          Start(ns_, &NamespaceOps::GetFileInfo, op.get_file_info(), r->mutable_get_file_info(), r,
+                count);
+          break;
+        case BatchOp::kRename:
+          Start(ns_, &NamespaceOps::Rename, op.rename(), r->mutable_rename(), r, count);
+          break;
+        case BatchOp::kRemove:
+          Start(ns_, &NamespaceOps::Delete, op.remove(), r->mutable_remove(), r, count);
+          break;
+        case BatchOp::kSetReplication:
+          Start(ns_, &NamespaceOps::SetReplication, op.set_replication(),
+                r->mutable_set_replication(), r, count);
+          break;
+        case BatchOp::kSetPermission:
+          Start(ns_, &NamespaceOps::SetPermission, op.set_permission(),
+                r->mutable_set_permission(), r, count);
+          break;
+        case BatchOp::kSetOwner:
+          Start(ns_, &NamespaceOps::SetOwner, op.set_owner(), r->mutable_set_owner(), r, count);
+          break;
+        case BatchOp::kSetTimes:
+          Start(ns_, &NamespaceOps::SetTimes, op.set_times(), r->mutable_set_times(), r, count);
+          break;
+        case BatchOp::OP_NOT_SET:
+          break;  // refused above
+      }
     }
   }
   if (count->left.fetch_sub(1) == 1) count->done(absl::OkStatus());

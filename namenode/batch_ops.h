@@ -1,7 +1,7 @@
 // BatchOps: the NameNode side of the Batch RPC. Runs each operation of a batch on
 // NamespaceOps as if it had come as its own call (same checks, same errors), all at once, and
-// answers when the last has finished; mutations among them therefore reach the commit thread
-// together and share one log sync. Thread-safe (as NamespaceOps is).
+// answers when the last has finished; mutations among them are committed as one group and
+// share one log sync. Thread-safe (as NamespaceOps is).
 #pragma once
 
 #include <functional>

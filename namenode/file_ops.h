@@ -1,7 +1,7 @@
 // FileOps: the NameNode's data-path operations (add/abandon/complete blocks, block locations,
 // leases, hflush lengths, pipeline recovery, bad replica reports, capacity). Each operation
 // takes its request, fills its response and reports through `done` (mutations on the
-// namespace store's commit thread). Knows nothing about gRPC. Thread-safe.
+// thread that commits them, see namespace_store.h). Knows nothing about gRPC. Thread-safe.
 #pragma once
 
 #include <functional>

@@ -1,6 +1,6 @@
 // KvCache: recently read or written namespace keys with their committed values (nullopt: the
 // key is absent), so that reads skip LevelDB's memtable and block lookups. Kept coherent with
-// the store by a write generation: the commit thread calls BeginWrite() before writing a batch
+// the store by a write generation: the committer calls BeginWrite() before writing a batch
 // and EndWrite() with the batch's changes after; a reader that read LevelDB stores what it read
 // only if no write began since it took the generation (so it never stores a value older than
 // one already written). Thread-safe. At most `max_entries` keys (the oldest inserted is dropped

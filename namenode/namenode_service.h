@@ -1,6 +1,7 @@
 // The gRPC adapter of the NameNode, on gRPC's asynchronous completion-queue API: each of a
 // few threads polls its own completion queue and runs a request inline (reads) or hands it
-// to the namespace store's commit thread (mutations), whose callback finishes the call. No
+// to the namespace store (mutations: committed on this thread when the store is idle, else
+// by its commit thread), whose callback finishes the call. No
 // thread hop per request. Each RPC is one line handing the request to a core class.
 // See proto/namenode.proto for the semantics of each RPC. Thread-safe.
 #pragma once

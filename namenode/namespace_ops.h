@@ -1,7 +1,7 @@
 // NamespaceOps: the namespace operations of the NameNode (mkdir, create, rename, delete, ...),
 // on top of a NamespaceStore. Knows nothing about gRPC: each operation takes its request
-// message, fills its response and reports through `done` (on the store's commit thread for
-// mutations, inline for reads). Thread-safe.
+// message, fills its response and reports through `done` (on the thread that committed
+// them for mutations, see namespace_store.h; inline for reads). Thread-safe.
 #pragma once
 
 #include <functional>
@@ -25,7 +25,7 @@ class NamespaceOps {
  public:
   using Done = std::function<void(Status)>;
   // Called after a mutation that removed files committed, with the removed files' blocks
-  // (so the block manager can delete their replicas). Runs on the commit thread.
+  // (so the block manager can delete their replicas). Runs on the committing thread.
   using BlocksRemovedFn = std::function<void(std::vector<cairn::v1::BlockRecord>)>;
   // Decides whether a file under construction may be replaced/deleted by someone else; by
   // default any lease blocks CreateFile(overwrite) from another client.
@@ -45,7 +45,7 @@ class NamespaceOps {
   }
   // CreateFileRequest.allocate_first_block: `allocate` adds the new file's first block inside
   // the create's transaction (to the inode, not yet put; false if it could not), `committed`
-  // runs after the create committed with it (inode id, replication). Both on the commit thread.
+  // runs after the create committed with it (inode id, replication). Both on the committing thread.
   using FirstBlockFn = std::function<bool(Txn&, cairn::v1::InodeRecord* file,
                                           const std::string& client_address,
                                           cairn::v1::LocatedBlock* out)>;
@@ -76,6 +76,9 @@ class NamespaceOps {
                 Done done);
   void SetTimes(const cairn::v1::SetTimesRequest& req, cairn::v1::SetTimesResponse* resp,
                 Done done);
+
+  // The store the mutations are committed to.
+  NamespaceStore* store() const { return store_; }
 
  private:
   // Commits `fn`; on success calls blocks_removed_ with what `fn` collected, then `done`.

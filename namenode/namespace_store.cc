@@ -277,17 +277,55 @@ NamespaceStore::~NamespaceStore() {
   if (commit_thread_.joinable()) commit_thread_.join();
 }
 
+namespace {
+// The scope holding back this thread's Commit() calls, if any (see GroupScope).
+thread_local NamespaceStore::GroupScope* t_group_scope = nullptr;
+}  // namespace
+
+NamespaceStore::GroupScope::GroupScope(NamespaceStore* store) : store_(store) {
+  CHECK(t_group_scope == nullptr) << "GroupScopes do not nest";
+  t_group_scope = this;
+}
+
+NamespaceStore::GroupScope::~GroupScope() {
+  t_group_scope = nullptr;
+  if (!held_.empty()) store_->CommitGroup(std::move(held_));
+}
+
 void NamespaceStore::Commit(absl::string_view op, const google::protobuf::Message& request,
                             MutationFn fn, Done done) {
   Pending p{std::string(op), request.SerializeAsString(), std::move(fn), std::move(done)};
+  if (t_group_scope != nullptr && t_group_scope->store_ == this) {
+    t_group_scope->held_.push_back(std::move(p));
+    return;
+  }
+  std::vector<Pending> group;
+  group.push_back(std::move(p));
+  CommitGroup(std::move(group));
+}
+
+void NamespaceStore::CommitGroup(std::vector<Pending> group) {
+  bool refused = false;
   {
     absl::MutexLock l(&mu_);
-    if (!stopping_) {
-      queue_.push_back(std::move(p));
+    if (stopping_) {
+      refused = true;
+    } else if (committing_ || !queue_.empty()) {
+      for (Pending& p : group) queue_.push_back(std::move(p));
       return;
+    } else {
+      // Nothing in progress: this thread commits the group itself, which spares a lone
+      // caller the hand-off to the commit thread and back (a wake-up each way).
+      committing_ = true;
     }
   }
-  p.done(absl::UnavailableError("namenode is shutting down"));
+  if (refused) {
+    for (Pending& p : group) p.done(absl::UnavailableError("namenode is shutting down"));
+    return;
+  }
+  RunGroup(group);
+  absl::MutexLock l(&mu_);
+  committing_ = false;
 }
 
 Status NamespaceStore::CommitAndWait(absl::string_view op, const google::protobuf::Message& request,
@@ -338,13 +376,12 @@ Status NamespaceStore::Apply(Pending& p, leveldb::WriteBatch* batch) {
 
 void NamespaceStore::CommitLoop() {
   std::vector<Pending> group;
-  std::vector<Status> results;
   while (true) {
     {
       absl::MutexLock l(&mu_);
       mu_.Await(absl::Condition(
           +[](NamespaceStore* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return !s->queue_.empty() || s->stopping_;
+            return !s->committing_ && (!s->queue_.empty() || s->stopping_);
           },
           this));
       if (queue_.empty() && stopping_) return;
@@ -352,45 +389,53 @@ void NamespaceStore::CommitLoop() {
       group.assign(std::make_move_iterator(queue_.begin()),
                    std::make_move_iterator(queue_.begin() + n));
       queue_.erase(queue_.begin(), queue_.begin() + n);
+      committing_ = true;
     }
-    results.clear();
-    leveldb::WriteBatch batch;
-    bool wrote = false;
-    for (Pending& p : group) {
-      results.push_back(Apply(p, &batch));
-      wrote |= results.back().ok();
-    }
-    // The group's namespace changes, for the read cache once they are written.
-    std::map<std::string, std::optional<std::string>> changes;
-    changes.swap(group_staged_);
-    if (wrote && fatal_.ok()) {
-      // The whole group: one log record, one write, one sync.
-      // last txid, next inode id, next block id, next generation stamp.
-      batch.Put(MetaKey("counters"), EncodeU64(next_txid_ - 1) + EncodeU64(next_inode_id_) +
-                                         EncodeU64(next_block_id_) + EncodeU64(next_gen_stamp_));
-      const uint64_t trimmed_to = TrimJournal(&batch);
-      leveldb::WriteOptions wo;
-      wo.sync = options_.sync;
-      kv_cache_->BeginWrite();
-      Status s = FromLevelDb(db_->Write(wo, &batch), "namespace write");
-      if (s.ok()) {
-        kv_cache_->EndWrite(changes);
-        first_journal_txid_.store(trimmed_to, std::memory_order_release);
-      } else {
-        kv_cache_->EndFailedWrite();
-      }
-      if (!s.ok()) {
-        LOG(ERROR) << "namespace store write failed, refusing further mutations: " << s;
-        fatal_ = absl::UnavailableError(absl::StrCat("namespace store failed: ", s.message()));
-        for (Status& r : results) {
-          if (r.ok()) r = fatal_;
-        }
-      }
-    }
-    if (fatal_.ok()) durable_txid_.store(next_txid_ - 1, std::memory_order_release);
-    for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
+    RunGroup(group);
     group.clear();
+    absl::MutexLock l(&mu_);
+    committing_ = false;
   }
+}
+
+void NamespaceStore::RunGroup(std::vector<Pending>& group) {
+  std::vector<Status> results;
+  results.reserve(group.size());
+  leveldb::WriteBatch batch;
+  bool wrote = false;
+  for (Pending& p : group) {
+    results.push_back(Apply(p, &batch));
+    wrote |= results.back().ok();
+  }
+  // The group's namespace changes, for the read cache once they are written.
+  std::map<std::string, std::optional<std::string>> changes;
+  changes.swap(group_staged_);
+  if (wrote && fatal_.ok()) {
+    // The whole group: one log record, one write, one sync.
+    // last txid, next inode id, next block id, next generation stamp.
+    batch.Put(MetaKey("counters"), EncodeU64(next_txid_ - 1) + EncodeU64(next_inode_id_) +
+                                       EncodeU64(next_block_id_) + EncodeU64(next_gen_stamp_));
+    const uint64_t trimmed_to = TrimJournal(&batch);
+    leveldb::WriteOptions wo;
+    wo.sync = options_.sync;
+    kv_cache_->BeginWrite();
+    Status s = FromLevelDb(db_->Write(wo, &batch), "namespace write");
+    if (s.ok()) {
+      kv_cache_->EndWrite(changes);
+      first_journal_txid_.store(trimmed_to, std::memory_order_release);
+    } else {
+      kv_cache_->EndFailedWrite();
+    }
+    if (!s.ok()) {
+      LOG(ERROR) << "namespace store write failed, refusing further mutations: " << s;
+      fatal_ = absl::UnavailableError(absl::StrCat("namespace store failed: ", s.message()));
+      for (Status& r : results) {
+        if (r.ok()) r = fatal_;
+      }
+    }
+  }
+  if (fatal_.ok()) durable_txid_.store(next_txid_ - 1, std::memory_order_release);
+  for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
 }
 
 uint64_t NamespaceStore::TrimJournal(leveldb::WriteBatch* batch) {

@@ -1,14 +1,17 @@
 // NamespaceStore: the NameNode's durable namespace in LevelDB, with group commit.
 //
 // Thread-safe. Reads (GetInode, ResolvePath, List) run on the caller's thread. Mutations run
-// one at a time on the store's commit thread: each is a function over a Txn that reads the
-// current namespace and stages puts and deletes; on success the staged changes, a
-// JournalRecord with the next transaction id go into the group's LevelDB WriteBatch (later
-// mutations of the group see earlier ones). Each group of queued mutations is written, with
-// the id counters, as ONE WriteBatch and synced once (group commit); a mutation is thus
-// atomic and all-or-nothing with its group. Only then are the `done` callbacks run, on the
-// commit thread. The journal keeps the newest `journal_retain_txns` records (an audit trail
-// and, later, what followers replay); older ones are deleted with later groups.
+// one at a time, each a function over a Txn that reads the current namespace and stages puts
+// and deletes; on success the staged changes, a JournalRecord with the next transaction id go
+// into the group's LevelDB WriteBatch (later mutations of the group see earlier ones). Each
+// group is written, with the id counters, as ONE WriteBatch and synced once (group commit); a
+// mutation is thus atomic and all-or-nothing with its group. Only then are the `done`
+// callbacks run, in order, on the thread that committed the group. A mutation that arrives
+// while nothing is being committed or queued is committed at once on the caller's thread,
+// inside Commit() (a group of one); mutations that arrive meanwhile queue up and the store's
+// commit thread commits them as the next group. The journal keeps the newest
+// `journal_retain_txns` records (an audit trail and, later, what followers replay); older
+// ones are deleted with later groups.
 //
 // Visibility: readers see a group's mutations once its batch is written, just before its sync
 // completes; no caller is answered before the sync.
@@ -65,7 +68,7 @@ struct NamespaceStoreOptions {
 
 class NamespaceStore;
 
-// A mutation in progress. Only valid inside a MutationFn, on the commit thread.
+// A mutation in progress. Only valid inside a MutationFn, on the committing thread.
 // Reads see the committed namespace plus this Txn's own staged changes.
 class Txn {
  public:
@@ -101,6 +104,8 @@ class Txn {
 };
 
 class NamespaceStore {
+  struct Pending;
+
  public:
   using Done = std::function<void(Status)>;
   using MutationFn = std::function<Status(Txn&)>;
@@ -112,11 +117,30 @@ class NamespaceStore {
   NamespaceStore(const NamespaceStore&) = delete;
   NamespaceStore& operator=(const NamespaceStore&) = delete;
 
-  // Queues a mutation. `op` and `request` go into the journal record. `done` runs on the commit
-  // thread with `fn`'s status once the mutation is durable (or failed). `fn` must not block on
-  // anything but the store.
+  // Commits a mutation. `op` and `request` go into the journal record. `done` runs with `fn`'s
+  // status once the mutation is durable (or failed): either before Commit returns, on this
+  // thread, or later on the commit thread. So the caller must hold no lock that `fn` or
+  // `done` takes; `fn` must not block on anything but the store, and `done` must not wait
+  // for another mutation.
   void Commit(absl::string_view op, const google::protobuf::Message& request, MutationFn fn,
               Done done);
+  // While a GroupScope is alive, Commit() calls that the same thread makes on this store are
+  // held back, and committed as ONE group when the scope ends (at once on this thread if
+  // nothing is being committed, else queued together): a caller starting several mutations
+  // in a row (a Batch RPC) gets one log sync for all of them. Scopes do not nest.
+  class GroupScope {
+   public:
+    explicit GroupScope(NamespaceStore* store);
+    ~GroupScope();
+    GroupScope(const GroupScope&) = delete;
+    GroupScope& operator=(const GroupScope&) = delete;
+
+   private:
+    NamespaceStore* const store_;
+    std::vector<Pending> held_;
+    friend class NamespaceStore;
+  };
+
   // Commit and wait for the outcome (tests, tools).
   Status CommitAndWait(absl::string_view op, const google::protobuf::Message& request,
                        MutationFn fn);
@@ -152,12 +176,18 @@ class NamespaceStore {
   };
   explicit NamespaceStore(const NamespaceStoreOptions& options);
   Status Init();
+  // Commits `group` at once on this thread if nothing is being committed or queued, else
+  // queues it whole (or refuses it when stopping).
+  void CommitGroup(std::vector<Pending> group);
   void CommitLoop();
+  // Applies, writes, syncs one group and runs its callbacks. Only by the holder of
+  // committing_ (the commit thread or an inline committer).
+  void RunGroup(std::vector<Pending>& group);
   // Runs one mutation, adding its writes to `batch` (and group_staged_); returns its status.
-  // Commit thread only.
+  // Committer only.
   Status Apply(Pending& p, leveldb::WriteBatch* batch);
   // Adds deletions of journal records beyond the retention to `batch`; returns the first
-  // txid kept once it is written. Commit thread only.
+  // txid kept once it is written. Committer only.
   uint64_t TrimJournal(leveldb::WriteBatch* batch);
   // The committed value of an inode or directory-entry key, through the read cache (which
   // mutations keep current for exactly these keys: other keys must use GetUncached).
@@ -170,21 +200,22 @@ class NamespaceStore {
   std::unique_ptr<leveldb::DB> db_;
   std::unique_ptr<KvCache> kv_cache_;
 
-  // Writes of the group being applied, not yet in LevelDB (nullopt = delete). Commit thread.
+  // Writes of the group being applied, not yet in LevelDB (nullopt = delete). Committer only.
   std::map<std::string, std::optional<std::string>> group_staged_;
 
-  // Counters: touched only by the commit thread (and Init), published through last_txid_.
+  // Counters: touched only by the committer (and Init), published through last_txid_.
   uint64_t next_txid_ = 1;
   uint64_t next_inode_id_ = 2;
   uint64_t next_block_id_ = 1;
   uint64_t next_gen_stamp_ = 1;
   std::atomic<uint64_t> durable_txid_{0};
-  std::atomic<uint64_t> first_journal_txid_{1};  // written by the commit thread (and Init)
+  std::atomic<uint64_t> first_journal_txid_{1};  // written by the committer (and Init)
   Status fatal_;  // set when a write or sync failed: all later mutations fail
 
   absl::Mutex mu_;
   std::vector<Pending> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool committing_ ABSL_GUARDED_BY(mu_) = false;  // a group is being committed
   std::thread commit_thread_;
 };
 
