@@ -25,7 +25,10 @@ template <typename Req, typename Resp>
 void Start(NamespaceOps* ns, void (NamespaceOps::*method)(const Req&, Resp*, NamespaceOps::Done),
            const Req& req, Resp* resp, BatchResult* result, std::shared_ptr<Countdown> count) {
   (ns->*method)(req, resp, [result, count = std::move(count)](Status s) {
-    if (!s.ok()) ToOpError(s, result->mutable_error());
+    if (!s.ok()) {
+      result->clear_result();  // an error, or a response: never both
+      ToOpError(s, result->mutable_error());
+    }
     if (count->left.fetch_sub(1) == 1) count->done(absl::OkStatus());
   });
 }

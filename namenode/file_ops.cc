@@ -66,6 +66,30 @@ Status CheckLastBlock(const InodeRecord& inode, const cairn::v1::Block& b, const
   return absl::OkStatus();
 }
 
+// Whether `last` (the file's last block) may be closed with `length` bytes: not beyond the
+// block size, not below what readers may have seen (hflush, never checked against the
+// replicas), and exactly its length if it is complete already (a retried or repeated call).
+Status CheckFinalLength(const BlockRecord& last, uint64_t length, uint64_t block_size,
+                        absl::string_view path) {
+  if (length > block_size) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": blk_", last.block_id(), " of ",
+                                                   length, " bytes is longer than the block size ",
+                                                   block_size));
+  }
+  if (last.state() == cairn::v1::BLOCK_STATE_COMPLETE) {
+    if (length == last.length_bytes()) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(path, ": blk_", last.block_id(),
+                                                      " is complete with ", last.length_bytes(),
+                                                      " bytes, not ", length));
+  }
+  if (length < last.length_bytes()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": blk_", last.block_id(), " has ", last.length_bytes(),
+        " bytes visible; cannot close it with ", length));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 FileOps::FileOps(NamespaceStore* store, BlockManager* blocks, DataNodeManager* datanodes,
@@ -137,13 +161,14 @@ void FileOps::AddBlock(const cairn::v1::AddBlockRequest& req, cairn::v1::AddBloc
         if (req.has_previous()) {
           RETURN_IF_ERROR(CheckLastBlock(inode, req.previous(), req.path()));
           BlockRecord* last = inode.mutable_blocks(inode.blocks_size() - 1);
-          if (req.previous().length_bytes() > inode.block_size_bytes()) {
-            return absl::InvalidArgumentError(absl::StrCat(req.path(), ": block longer than block size"));
+          RETURN_IF_ERROR(CheckFinalLength(*last, req.previous().length_bytes(),
+                                           inode.block_size_bytes(), req.path()));
+          if (last->state() != cairn::v1::BLOCK_STATE_COMPLETE) {
+            last->set_length_bytes(req.previous().length_bytes());
+            last->set_state(cairn::v1::BLOCK_STATE_COMPLETE);
+            result->has_previous = true;
+            result->previous = *last;
           }
-          last->set_length_bytes(req.previous().length_bytes());
-          last->set_state(cairn::v1::BLOCK_STATE_COMPLETE);
-          result->has_previous = true;
-          result->previous = *last;
         } else if (inode.blocks_size() > 0 &&
                    inode.blocks().rbegin()->state() != cairn::v1::BLOCK_STATE_COMPLETE) {
           return absl::InvalidArgumentError(
@@ -185,6 +210,11 @@ void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
     if (!inode->lease_holder().empty() && inode->lease_holder() != req.client_name()) {
       return done(absl::FailedPreconditionError(absl::StrCat(
           req.path(), ": lease is held by another writer (", inode->lease_holder(), ")")));
+    }
+    if (req.has_last() && req.last().length_bytes() > inode->block_size_bytes()) {
+      return done(absl::InvalidArgumentError(absl::StrCat(
+          req.path(), ": a last block of ", req.last().length_bytes(),
+          " bytes is longer than the block size ", inode->block_size_bytes())));
     }
   }
   if (req.has_last() && req.last().length_bytes() > 0) {
@@ -247,16 +277,15 @@ void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
             // Allocated (e.g. with the create) and never written: no replica to wait for.
             inode.mutable_blocks()->RemoveLast();
             result->dropped_last = true;
-          } else if (req.last().length_bytes() < last->length_bytes()) {
-            // Below what readers may have seen (hflush): never checked against the replicas.
-            return absl::FailedPreconditionError(absl::StrCat(
-                req.path(), ": blk_", last->block_id(), " has ", last->length_bytes(),
-                " bytes visible; cannot complete it with ", req.last().length_bytes()));
           } else {
-            last->set_length_bytes(req.last().length_bytes());
-            last->set_state(cairn::v1::BLOCK_STATE_COMPLETE);
-            result->last = *last;
-            result->has_last = true;
+            RETURN_IF_ERROR(CheckFinalLength(*last, req.last().length_bytes(),
+                                             inode.block_size_bytes(), req.path()));
+            if (last->state() != cairn::v1::BLOCK_STATE_COMPLETE) {
+              last->set_length_bytes(req.last().length_bytes());
+              last->set_state(cairn::v1::BLOCK_STATE_COMPLETE);
+              result->last = *last;
+              result->has_last = true;
+            }
           }
         } else if (inode.blocks_size() > 0 &&
                    inode.blocks().rbegin()->state() != cairn::v1::BLOCK_STATE_COMPLETE) {
@@ -287,6 +316,7 @@ void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
 
 void FileOps::AbandonBlock(const cairn::v1::AbandonBlockRequest& req,
                            cairn::v1::AbandonBlockResponse*, Done done) {
+  if (Status s = CheckWritable(); !s.ok()) return done(s);
   auto removed = std::make_shared<BlockRecord>();
   store_->Commit(
       "AbandonBlock", req,
@@ -357,6 +387,7 @@ void FileOps::ReportBadBlocks(const cairn::v1::ReportBadBlocksRequest& req,
 
 void FileOps::UpdateLength(const cairn::v1::UpdateLengthRequest& req,
                            cairn::v1::UpdateLengthResponse*, Done done) {
+  if (Status s = CheckWritable(); !s.ok()) return done(s);
   store_->Commit(
       "UpdateLength", req,
       [&req](Txn& txn) -> Status {
@@ -364,6 +395,12 @@ void FileOps::UpdateLength(const cairn::v1::UpdateLengthRequest& req,
                          FileForWriter(txn, req.path(), req.inode_id(), req.client_name()));
         RETURN_IF_ERROR(CheckLastBlock(inode, req.last(), req.path()));
         BlockRecord* last = inode.mutable_blocks(inode.blocks_size() - 1);
+        if (last->state() == cairn::v1::BLOCK_STATE_COMPLETE) {
+          if (req.last().length_bytes() == last->length_bytes()) return absl::OkStatus();
+          return absl::FailedPreconditionError(absl::StrCat(
+              req.path(), ": blk_", last->block_id(), " is complete with ", last->length_bytes(),
+              " bytes"));
+        }
         if (req.last().length_bytes() > inode.block_size_bytes()) {
           return absl::InvalidArgumentError(absl::StrCat(req.path(), ": length beyond block size"));
         }
@@ -382,6 +419,7 @@ void FileOps::UpdateLength(const cairn::v1::UpdateLengthRequest& req,
 
 void FileOps::UpdatePipeline(const cairn::v1::UpdatePipelineRequest& req,
                              cairn::v1::UpdatePipelineResponse* resp, Done done) {
+  if (Status s = CheckWritable(); !s.ok()) return done(s);
   std::vector<std::string> survivors(req.survivor_uuids().begin(), req.survivor_uuids().end());
   if (survivors.empty()) {
     return done(absl::InvalidArgumentError("pipeline recovery needs at least one DataNode"));

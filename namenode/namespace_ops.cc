@@ -1,6 +1,7 @@
 #include "namenode/namespace_ops.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/path.h"
 #include "namenode/key_codec.h"
 
@@ -10,6 +11,8 @@ using cairn::v1::BlockRecord;
 using cairn::v1::InodeRecord;
 
 namespace {
+
+constexpr size_t kMaxOwnerBytes = 255;  // owner and group names
 
 struct ParentAndName {
   InodeRecord parent;
@@ -52,20 +55,44 @@ Status TouchDir(Txn& txn, uint64_t dir_id, int64_t delta, InodeRecord* after = n
   return absl::OkStatus();
 }
 
-// Deletes `inode` and, for a directory, everything below it. Collects file blocks.
-Status RemoveSubtree(Txn& txn, const InodeRecord& inode, std::vector<BlockRecord>* blocks) {
-  if (IsDir(inode)) {
-    ASSIGN_OR_RETURN(auto children, txn.Children(inode.inode_id()));
-    for (const auto& [name, id] : children) {
-      ASSIGN_OR_RETURN(std::optional<InodeRecord> child, txn.FindInode(id));
-      if (child) RETURN_IF_ERROR(RemoveSubtree(txn, *child, blocks));
-      txn.DeleteChild(inode.inode_id(), name);
+// Deletes `top` and, for a directory, everything below it. Collects file blocks. Iterative:
+// renames can nest directories far deeper than one path can name, so no recursion.
+Status RemoveSubtree(Txn& txn, const InodeRecord& top, std::vector<BlockRecord>* blocks) {
+  std::vector<InodeRecord> pending = {top};
+  while (!pending.empty()) {
+    const InodeRecord inode = std::move(pending.back());
+    pending.pop_back();
+    if (IsDir(inode)) {
+      ASSIGN_OR_RETURN(auto children, txn.Children(inode.inode_id()));
+      for (const auto& [name, id] : children) {
+        ASSIGN_OR_RETURN(std::optional<InodeRecord> child, txn.FindInode(id));
+        if (child) pending.push_back(std::move(*child));
+        txn.DeleteChild(inode.inode_id(), name);
+      }
     }
+    for (const auto& b : inode.blocks()) blocks->push_back(b);
+    txn.DeleteInode(inode.inode_id());
   }
-  for (const auto& b : inode.blocks()) blocks->push_back(b);
-  txn.DeleteInode(inode.inode_id());
   return absl::OkStatus();
 }
+
+// The attributes a new inode is created with: a mode of permission bits (file-type bits, as
+// in st_mode, are accepted and dropped), owner and group names of at most 255 bytes (as
+// SetOwner requires).
+Status CheckNewInodeAttributes(absl::string_view path, uint32_t mode, const std::string& owner,
+                               const std::string& group) {
+  constexpr uint32_t kTypeBits = 0170000;  // S_IFMT
+  if ((mode & ~(07777u | kTypeBits)) != 0) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s: invalid mode 0%o", path, mode));
+  }
+  if (owner.size() > kMaxOwnerBytes || group.size() > kMaxOwnerBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": owner or group too long"));
+  }
+  return absl::OkStatus();
+}
+
+// A path written with a trailing slash names a directory.
+bool NamesDirectory(absl::string_view path) { return path.size() > 1 && path.back() == '/'; }
 
 InodeRecord NewInode(Txn& txn, const InodeRecord& parent, absl::string_view name,
                      cairn::v1::FileType type, uint32_t mode, const std::string& owner,
@@ -150,6 +177,10 @@ void NamespaceOps::Mutate(absl::string_view op, const google::protobuf::Message&
 
 void NamespaceOps::Mkdir(const cairn::v1::MkdirRequest& req, cairn::v1::MkdirResponse* resp,
                          Done done) {
+  if (Status s = CheckNewInodeAttributes(req.path(), req.mode(), req.owner(), req.group());
+      !s.ok()) {
+    return done(s);
+  }
   Mutate("Mkdir", req, [&req, resp](Txn& txn, std::vector<BlockRecord>*) -> Status {
     ASSIGN_OR_RETURN(auto parts, SplitPath(req.path()));
     const uint32_t mode = req.mode() == 0 ? 0755 : req.mode();
@@ -191,6 +222,10 @@ void NamespaceOps::CreateFile(const cairn::v1::CreateFileRequest& req,
     return done(absl::InvalidArgumentError(absl::StrCat(
         req.path(), ": replication ", replication, " out of range 1..", options_.max_replication)));
   }
+  if (Status s = CheckNewInodeAttributes(req.path(), req.mode(), req.owner(), req.group());
+      !s.ok()) {
+    return done(s);
+  }
   if (block_size < options_.min_block_size_bytes || block_size > options_.max_block_size_bytes ||
       block_size % 512 != 0) {
     return done(absl::InvalidArgumentError(
@@ -210,6 +245,9 @@ void NamespaceOps::CreateFile(const cairn::v1::CreateFileRequest& req,
     };
     ASSIGN_OR_RETURN(auto parts, SplitPath(req.path()));
     if (parts.empty()) return IsADirectoryError("/: is a directory");
+    if (NamesDirectory(req.path())) {
+      return IsADirectoryError(absl::StrCat(req.path(), ": is a directory"));
+    }
     if (req.create_parents()) {
       std::vector<absl::string_view> dirs(parts.begin(), parts.end() - 1);
       bool created = false;
@@ -237,8 +275,8 @@ void NamespaceOps::CreateFile(const cairn::v1::CreateFileRequest& req,
                              ", expected ", req.expected_inode_id(), ")")),
                          "ESTALE");
       }
-      if (req.truncate_existing()) {
-        // Same inode, no content: like open(O_TRUNC).
+      if (req.truncate_existing() && existing->type() == cairn::v1::FILE_TYPE_FILE) {
+        // Same inode, no content: like open(O_TRUNC). (Anything else is replaced below.)
         for (const auto& b : existing->blocks()) removed->push_back(b);
         existing->clear_blocks();
         existing->set_length_bytes(0);
@@ -291,6 +329,9 @@ void NamespaceOps::CreateSymlink(const cairn::v1::CreateSymlinkRequest& req,
       req.target().find('\0') != std::string::npos) {
     return done(absl::InvalidArgumentError(absl::StrCat(req.path(), ": invalid symlink target")));
   }
+  if (Status s = CheckNewInodeAttributes(req.path(), 0777, req.owner(), req.group()); !s.ok()) {
+    return done(s);
+  }
   Mutate("CreateSymlink", req, [&req, resp](Txn& txn, std::vector<BlockRecord>*) -> Status {
     ASSIGN_OR_RETURN(ParentAndName pn, ResolveParent(txn, req.path()));
     ASSIGN_OR_RETURN(std::optional<uint64_t> existing, txn.FindChild(pn.parent.inode_id(), pn.name));
@@ -338,7 +379,13 @@ void NamespaceOps::Rename(const cairn::v1::RenameRequest& req, cairn::v1::Rename
     if (sparts.empty()) return absl::InvalidArgumentError("/: cannot rename the root directory");
     if (dparts.empty()) return absl::InvalidArgumentError(absl::StrCat(req.src(), ": cannot replace the root directory"));
     ASSIGN_OR_RETURN(InodeRecord src, txn.Resolve(req.src()));
-    if (sparts == dparts) return absl::OkStatus();
+    if (sparts == dparts) {
+      // Onto itself: nothing to do, unless told not to replace what exists (it does).
+      if (req.no_replace()) {
+        return absl::AlreadyExistsError(absl::StrCat(req.dst(), ": file exists"));
+      }
+      return absl::OkStatus();
+    }
     if (IsUnder(sparts, dparts)) {
       if (!IsDir(src)) return NotADirectoryError(absl::StrCat(req.dst(), ": not a directory"));
       return absl::InvalidArgumentError(
@@ -440,7 +487,7 @@ void NamespaceOps::SetPermission(const cairn::v1::SetPermissionRequest& req,
 
 void NamespaceOps::SetOwner(const cairn::v1::SetOwnerRequest& req, cairn::v1::SetOwnerResponse*,
                             Done done) {
-  if (req.owner().size() > 255 || req.group().size() > 255) {
+  if (req.owner().size() > kMaxOwnerBytes || req.group().size() > kMaxOwnerBytes) {
     return done(absl::InvalidArgumentError(absl::StrCat(req.path(), ": owner or group too long")));
   }
   UpdateInode("SetOwner", req, req.path(), [&req](InodeRecord& inode) -> Status {

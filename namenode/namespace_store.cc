@@ -92,6 +92,9 @@ StatusOr<InodeRecord> ResolveWith(absl::string_view path, Getter&& get) {
     }
   }
   if (!cur) RETURN_IF_ERROR(load());  // "/"
+  if (path.size() > 1 && path.back() == '/' && cur_type != cairn::v1::FILE_TYPE_DIRECTORY) {
+    return NotADirectoryError(absl::StrCat(path, ": not a directory"));  // "file/"
+  }
   return std::move(*cur);
 }
 

@@ -1020,6 +1020,173 @@ TEST_F(DataPathProtocolTest, MalformedNameNodeDataPathRequests) {
   ExpectClusterStillWorks();
 }
 
+// A writer that holds the lease may close a block once, with at least the length readers were
+// shown, at most the block size; a complete block's length is final. Regression: AddBlock's
+// `previous` and UpdateLength once rewrote any length (even of a complete block), after which
+// the NameNode had the DataNodes delete the good replicas of "wrong" length.
+TEST_F(DataPathProtocolTest, WriterCannotRewriteTheLengthOfABlock) {
+  const std::string writer = "raw-writer";
+  cairn::v1::CreateFileRequest cq;
+  cq.set_path("/w");
+  cq.set_client_name(writer);
+  cq.set_replication(1);
+  cairn::v1::CreateFileResponse cs;
+  grpc::Status gs = nn_->CreateFile(Deadline().get(), cq, &cs);
+  ASSERT_TRUE(gs.ok()) << gs.error_message();
+  cairn::v1::AddBlockRequest aq;
+  aq.set_path("/w");
+  aq.set_client_name(writer);
+  cairn::v1::AddBlockResponse as;
+  gs = nn_->AddBlock(Deadline().get(), aq, &as);
+  ASSERT_TRUE(gs.ok()) << gs.error_message();
+  ASSERT_EQ(as.block().locations_size(), 1);
+  const cairn::v1::Block blk = as.block().block();
+  const int dn = IndexOfAddress(as.block().locations(0).address());
+  ASSERT_GE(dn, 0);
+  const std::string data = RandomBytes(500, 77);
+  RawWriteResult w = RawWrite(DataNodeStub(dn).get(),
+                              {Header(blk.block_id(), blk.generation_stamp()),
+                               Packet(0, 0, data, /*last=*/true)});
+  ASSERT_TRUE(w.status.ok()) << w.status.error_message() << " " << w.first_error();
+
+  auto with_length = [&](uint64_t n) {
+    cairn::v1::Block b = blk;
+    b.set_length_bytes(n);
+    return b;
+  };
+  // hflush: readers may now see 500 bytes.
+  cairn::v1::UpdateLengthRequest uq;
+  uq.set_path("/w");
+  uq.set_client_name(writer);
+  *uq.mutable_last() = with_length(500);
+  cairn::v1::UpdateLengthResponse us;
+  gs = nn_->UpdateLength(Deadline().get(), uq, &us);
+  ASSERT_TRUE(gs.ok()) << gs.error_message();
+  // Closing the block below the visible length is refused.
+  *aq.mutable_previous() = with_length(10);
+  EXPECT_GRPC(StatusCode::FAILED_PRECONDITION, nn_->AddBlock(Deadline().get(), aq, &as));
+  // Closing it at 500: a second block; given up again, the first is the last and complete.
+  *aq.mutable_previous() = with_length(500);
+  gs = nn_->AddBlock(Deadline().get(), aq, &as);
+  ASSERT_TRUE(gs.ok()) << gs.error_message();
+  cairn::v1::AbandonBlockRequest bq;
+  bq.set_path("/w");
+  bq.set_client_name(writer);
+  *bq.mutable_block() = as.block().block();
+  cairn::v1::AbandonBlockResponse bs;
+  gs = nn_->AbandonBlock(Deadline().get(), bq, &bs);
+  ASSERT_TRUE(gs.ok()) << gs.error_message();
+  // Now its length is final: neither AddBlock, UpdateLength nor CompleteFile may change it.
+  *aq.mutable_previous() = with_length(200);
+  EXPECT_GRPC(StatusCode::FAILED_PRECONDITION, nn_->AddBlock(Deadline().get(), aq, &as));
+  *uq.mutable_last() = with_length(5000);
+  EXPECT_GRPC(StatusCode::FAILED_PRECONDITION, nn_->UpdateLength(Deadline().get(), uq, &us));
+  cairn::v1::CompleteFileRequest fq;
+  fq.set_path("/w");
+  fq.set_client_name(writer);
+  *fq.mutable_last() = with_length(200);
+  cairn::v1::CompleteFileResponse fs;
+  gs = nn_->CompleteFile(Deadline().get(), fq, &fs);
+  EXPECT_TRUE(!gs.ok() || !fs.complete()) << "closed with a length no replica has";
+  *fq.mutable_last() = with_length(500);
+  ASSERT_TRUE(WaitFor([&] {
+    fs.Clear();
+    return nn_->CompleteFile(Deadline().get(), fq, &fs).ok() && fs.complete();
+  }, 10000));
+  // The replica was never condemned: the file reads back whole, from its DataNode.
+  auto blocks = fs_->GetBlocks("/w");
+  ASSERT_TRUE(blocks.ok()) << blocks.status();
+  ASSERT_EQ(blocks->size(), 1u);
+  EXPECT_EQ(blocks->front().length, 500u);
+  EXPECT_EQ(blocks->front().datanodes.size(), 1u);
+  auto back = ReadFile(NewClient().get(), "/w");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(SameBytes(*back, data));
+
+  // Longer than the block size: refused before anything is looked up.
+  cq.set_path("/h");
+  gs = nn_->CreateFile(Deadline().get(), cq, &cs);
+  ASSERT_TRUE(gs.ok()) << gs.error_message();
+  aq.set_path("/h");
+  aq.clear_previous();
+  gs = nn_->AddBlock(Deadline().get(), aq, &as);
+  ASSERT_TRUE(gs.ok()) << gs.error_message();
+  fq.set_path("/h");
+  *fq.mutable_last() = as.block().block();
+  fq.mutable_last()->set_length_bytes(uint64_t{1} << 40);
+  EXPECT_GRPC(StatusCode::INVALID_ARGUMENT, nn_->CompleteFile(Deadline().get(), fq, &fs));
+  ExpectClusterStillWorks();
+}
+
+// In safemode the namespace is read-only, for the data-path calls of a writer too.
+TEST_F(DataPathProtocolTest, WriterCallsAreRefusedInSafemode) {
+  const std::string writer = "raw-writer";
+  cairn::v1::CreateFileRequest cq;
+  cq.set_path("/s");
+  cq.set_client_name(writer);
+  cairn::v1::CreateFileResponse cs;
+  grpc::Status gs = nn_->CreateFile(Deadline().get(), cq, &cs);
+  ASSERT_TRUE(gs.ok()) << gs.error_message();
+  cairn::v1::AddBlockRequest aq;
+  aq.set_path("/s");
+  aq.set_client_name(writer);
+  cairn::v1::AddBlockResponse as;
+  gs = nn_->AddBlock(Deadline().get(), aq, &as);
+  ASSERT_TRUE(gs.ok()) << gs.error_message();
+  const cairn::v1::Block blk = as.block().block();
+
+  auto safemode = [&](cairn::v1::SetSafeModeRequest::Action action) {
+    cairn::v1::SetSafeModeRequest rq;
+    rq.set_action(action);
+    cairn::v1::SetSafeModeResponse rs;
+    grpc::Status s = nn_->SetSafeMode(Deadline().get(), rq, &rs);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  };
+  safemode(cairn::v1::SetSafeModeRequest::ACTION_ENTER);
+  {
+    cairn::v1::UpdateLengthRequest rq;
+    rq.set_path("/s");
+    rq.set_client_name(writer);
+    *rq.mutable_last() = blk;
+    rq.mutable_last()->set_length_bytes(77);
+    cairn::v1::UpdateLengthResponse rs;
+    EXPECT_GRPC(StatusCode::UNAVAILABLE, nn_->UpdateLength(Deadline().get(), rq, &rs));
+  }
+  {
+    cairn::v1::UpdatePipelineRequest rq;
+    rq.set_path("/s");
+    rq.set_client_name(writer);
+    *rq.mutable_block() = blk;
+    rq.add_survivor_uuids(cluster_->datanode(0)->uuid());
+    cairn::v1::UpdatePipelineResponse rs;
+    EXPECT_GRPC(StatusCode::UNAVAILABLE, nn_->UpdatePipeline(Deadline().get(), rq, &rs));
+  }
+  {
+    cairn::v1::AbandonBlockRequest rq;
+    rq.set_path("/s");
+    rq.set_client_name(writer);
+    *rq.mutable_block() = blk;
+    cairn::v1::AbandonBlockResponse rs;
+    EXPECT_GRPC(StatusCode::UNAVAILABLE, nn_->AbandonBlock(Deadline().get(), rq, &rs));
+  }
+  safemode(cairn::v1::SetSafeModeRequest::ACTION_LEAVE);
+  // Nothing changed: the block is as allocated, and can still be given up.
+  auto st = fs_->Stat("/s");
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->length, 0u);
+  namenode::BlockEntry e;
+  ASSERT_TRUE(cluster_->namenode()->blocks()->Get(blk.block_id(), &e));
+  EXPECT_EQ(e.generation_stamp, blk.generation_stamp());
+  cairn::v1::AbandonBlockRequest rq;
+  rq.set_path("/s");
+  rq.set_client_name(writer);
+  *rq.mutable_block() = blk;
+  cairn::v1::AbandonBlockResponse rs;
+  gs = nn_->AbandonBlock(Deadline().get(), rq, &rs);
+  EXPECT_TRUE(gs.ok()) << gs.error_message();
+  ExpectClusterStillWorks();
+}
+
 // GetBlockLocations for "offset to the end" spelled as a huge length.
 // Regression: GetBlockLocations once computed offset + length without an overflow check, so a
 // length near UINT64_MAX wrapped and the NameNode answered with no blocks at all.

@@ -122,6 +122,54 @@ TEST_F(MetadataBatchTest, EachOperationGetsItsOwnOutcome) {
   EXPECT_EQ(fs->Stat("/file/child").status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(MetadataBatchTest, FailedOperationsCarryTheErrorAndNoResponse) {
+  BatchRequest req;
+  *req.add_ops() = Stat("/missing");
+  *req.add_ops() = Mkdir("/m");
+  *req.add_ops() = Mkdir("/m");
+  BatchResponse resp;
+  ASSERT_TRUE(Batch(req, &resp).ok());
+  ASSERT_EQ(resp.results_size(), 3);
+  EXPECT_TRUE(resp.results(0).has_error());
+  EXPECT_EQ(resp.results(0).result_case(), BatchResult::RESULT_NOT_SET);
+  EXPECT_FALSE(resp.results(1).has_error());
+  EXPECT_EQ(resp.results(1).result_case(), BatchResult::kMkdir);
+  EXPECT_TRUE(resp.results(2).has_error());
+  EXPECT_EQ(resp.results(2).result_case(), BatchResult::RESULT_NOT_SET);
+}
+
+TEST_F(MetadataBatchTest, NamesThatAreNotUtf8CanBeStatted) {
+  // Names are bytes everywhere: a file created under a non-UTF-8 name can be looked up, alone
+  // and inside a batch, and the batch's other operations are not refused with it.
+  const std::string odd = "/u\xff\xfe-name";
+  BatchRequest create;
+  *create.add_ops() = Create(odd);
+  BatchResponse created;
+  grpc::Status gs = Batch(create, &created);
+  ASSERT_TRUE(gs.ok()) << gs.error_message();
+  ASSERT_EQ(created.results_size(), 1);
+  EXPECT_OK(Outcome(created.results(0)));
+  // (The operations of one batch run at once: a stat does not see a create of its batch.)
+  BatchRequest req;
+  *req.add_ops() = Stat(odd);
+  *req.add_ops() = Mkdir("/plain");
+  *req.add_ops() = Stat("/missing\xff");  // its error message quotes the name
+  BatchResponse resp;
+  gs = Batch(req, &resp);
+  ASSERT_TRUE(gs.ok()) << gs.error_message();
+  ASSERT_EQ(resp.results_size(), 3);
+  EXPECT_OK(Outcome(resp.results(0)));
+  EXPECT_EQ(resp.results(0).get_file_info().info().name(), odd.substr(1));
+  EXPECT_OK(Outcome(resp.results(1)));
+  EXPECT_EQ(ToErrno(Outcome(resp.results(2))), ENOENT) << Outcome(resp.results(2));
+
+  auto fs = PlainClient();
+  auto st = fs->Stat(odd);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->type, client::FileType::kFile);
+  EXPECT_OK(fs->Stat("/plain").status());
+}
+
 TEST_F(MetadataBatchTest, MalformedBatchesAreRefusedWithNothingApplied) {
   BatchResponse resp;
   BatchRequest empty;

@@ -1205,6 +1205,99 @@ TEST_F(NamespaceTest, RenameFileUnderItselfIsENOTDIR) {
   EXPECT_EQ(Info("/f")->type(), kFile);
 }
 
+TEST_F(NamespaceTest, RenameOntoItselfWithNoReplaceIsEEXIST) {
+  // renameat2(RENAME_NOREPLACE) of a name onto itself: the destination exists.
+  ASSERT_OK(Mkdir("/a"));
+  ASSERT_OK(Create("/a/f"));
+  EXPECT_FAILS(Rename("/a/f", "/a/f", /*no_replace=*/true), absl::StatusCode::kAlreadyExists,
+               EEXIST);
+  EXPECT_OK(Rename("/a/f", "/a/f"));
+  EXPECT_EQ(Info("/a/f")->type(), kFile);
+}
+
+TEST_F(NamespaceTest, TrailingSlashNamesADirectory) {
+  // As for POSIX paths: "name/" must resolve to a directory.
+  ASSERT_OK(Mkdir("/d/"));
+  ASSERT_OK(Create("/d/f"));
+  EXPECT_EQ(Info("/d/")->type(), kDir);
+  EXPECT_FAILS(InfoStatus("/d/f/"), absl::StatusCode::kFailedPrecondition, ENOTDIR);
+  EXPECT_FAILS(Rename("/d/f/", "/d/g"), absl::StatusCode::kFailedPrecondition, ENOTDIR);
+  EXPECT_FAILS(Delete("/d/f/"), absl::StatusCode::kFailedPrecondition, ENOTDIR);
+  EXPECT_FAILS(Create("/d/new/"), absl::StatusCode::kFailedPrecondition, EISDIR);
+  EXPECT_FAILS(InfoStatus("/d/new"), absl::StatusCode::kNotFound, ENOENT);
+  EXPECT_EQ(Info("/d/f")->type(), kFile);
+}
+
+TEST_F(NamespaceTest, NewInodeAttributesAreCheckedAsTheirSettersCheckThem) {
+  // Mode bits that are neither permission nor file-type bits, and owner/group names over 255
+  // bytes, are refused (not masked or kept).
+  EXPECT_FAILS(Mkdir("/m", false, 0xffffffffu), absl::StatusCode::kInvalidArgument, EINVAL);
+  EXPECT_FAILS(Mkdir("/m", false, 01000755), absl::StatusCode::kInvalidArgument, EINVAL);
+  cairn::v1::CreateFileRequest req;
+  req.set_path("/f");
+  req.set_mode(0200644);
+  EXPECT_FAILS(Create(req), absl::StatusCode::kInvalidArgument, EINVAL);
+  req.set_mode(0640);
+  req.set_owner(std::string(256, 'o'));
+  EXPECT_FAILS(Create(req), absl::StatusCode::kInvalidArgument, EINVAL);
+  EXPECT_FAILS(Mkdir("/m", false, 0, "u", std::string(100000, 'g')),
+               absl::StatusCode::kInvalidArgument, EINVAL);
+  EXPECT_FAILS(Symlink("/l", "/f", nullptr, std::string(256, 'o')),
+               absl::StatusCode::kInvalidArgument, EINVAL);
+  EXPECT_FAILS(InfoStatus("/m"), absl::StatusCode::kNotFound, ENOENT);
+  EXPECT_FAILS(InfoStatus("/f"), absl::StatusCode::kNotFound, ENOENT);
+  // At the limits: accepted.
+  req.set_mode(07777);
+  req.set_owner(std::string(255, 'o'));
+  FileInfo info;
+  ASSERT_OK(Create(req, &info));
+  EXPECT_EQ(info.mode(), 07777u);
+  EXPECT_EQ(info.owner(), std::string(255, 'o'));
+}
+
+TEST_F(NamespaceTest, TruncatingCreateOverASymlinkReplacesIt) {
+  // open(O_TRUNC) semantics apply to regular files; a symlink in the way is replaced by a new
+  // file (as without truncate_existing), never turned into a leased "file" of type symlink.
+  ASSERT_OK(Symlink("/lnk", "/elsewhere"));
+  cairn::v1::CreateFileRequest req;
+  req.set_path("/lnk");
+  req.set_overwrite(true);
+  req.set_truncate_existing(true);
+  req.set_client_name("c1");
+  FileInfo info;
+  ASSERT_OK(Create(req, &info));
+  EXPECT_EQ(info.type(), kFile);
+  EXPECT_TRUE(info.under_construction());
+  auto now = Info("/lnk");
+  ASSERT_TRUE(now.ok()) << now.status();
+  EXPECT_EQ(now->type(), kFile);
+  EXPECT_TRUE(now->symlink_target().empty());
+  EXPECT_EQ(Children("/"), 1u);
+}
+
+TEST_F(NamespaceTest, DeleteOfATreeNestedDeeperThanAPathCanNameWorks) {
+  // A single path names at most ~2,000 levels, but renames stack such trees on top of each
+  // other; removing the result once recursed per level and overflowed the stack.
+  constexpr int kLevels = 2000;
+  constexpr int kTrees = 10;
+  std::string chain;
+  for (int i = 0; i < kLevels; ++i) chain += "/a";
+  for (int t = 0; t < kTrees; ++t) {
+    ASSERT_OK(Mkdir(absl::StrCat("/t", t, chain), /*parents=*/true));
+    if (t > 0) ASSERT_OK(Rename(absl::StrCat("/t", t - 1), absl::StrCat("/t", t, chain, "/x")));
+  }
+  const std::string top = absl::StrCat("/t", kTrees - 1);
+  ASSERT_OK(Delete(top, /*recursive=*/true));
+  EXPECT_FAILS(InfoStatus(top), absl::StatusCode::kNotFound, ENOENT);
+  EXPECT_EQ(Children("/"), 0u);
+  // Nothing of the 20,000 directories is left behind: the root is the only inode.
+  ReopenStore();
+  int inodes = 0;
+  ASSERT_OK(store_->ForEachInode([&](const InodeRecord&) { ++inodes; }));
+  EXPECT_EQ(inodes, 1);
+  EXPECT_OK(Mkdir(top));
+}
+
 // ================================ Delete ================================
 
 TEST_F(NamespaceTest, DeleteFile) {
