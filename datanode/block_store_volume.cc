@@ -25,8 +25,11 @@
 namespace cairn::datanode::internal {
 namespace {
 
+// RESOURCE_EXHAUSTED for a full disk or quota (ENOSPC, EDQUOT), INTERNAL for anything else.
 Status ErrnoStatus(int err, absl::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path, ": ", ErrnoText(err)));
+  std::string msg = absl::StrCat(what, " ", path, ": ", ErrnoText(err));
+  if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(std::move(msg));
+  return absl::InternalError(std::move(msg));
 }
 
 // mkdir -p.
@@ -430,7 +433,9 @@ bool StoreCore::CheckVolume(int volume) {
     if (volumes_[volume].failed) return false;
   }
   Status s = ProbeVolume(paths_[volume]);
-  if (s.ok()) return true;
+  // A full disk is not a failed one: it keeps serving its replicas (new ones are refused by
+  // the space check) and takes writes again once space is freed.
+  if (s.ok() || s.code() == absl::StatusCode::kResourceExhausted) return true;
   MarkVolumeFailed(volume, std::string(s.message()));
   return false;
 }

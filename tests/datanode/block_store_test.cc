@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/crc32c.h"
@@ -790,6 +793,55 @@ TEST_F(BlockStoreTest, CheckVolumesFailsRemovedVolume) {
   }
   store_->CheckVolumes();
   EXPECT_EQ(store_->Report().failed_volumes, 1u);
+}
+
+// A volume whose disk is full is not failed: its replicas stay readable, and it takes new
+// replicas again once space is freed. Regression: the periodic volume probe failed to write on
+// the full disk and dropped every replica of the volume until a restart. Needs root (tmpfs).
+TEST_F(BlockStoreTest, FullDiskIsNotAFailedVolume) {
+  ASSERT_TRUE(fs::create_directories(Vol(0)));
+  if (::mount("tmpfs", Vol(0).c_str(), "tmpfs", 0, "size=1m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs (needs root): " << strerror(errno);
+  }
+  auto unmount = absl::MakeCleanup([this] {
+    store_.reset();
+    ::umount2(Vol(0).c_str(), MNT_DETACH);
+  });
+  OpenStore(Options(1));
+  const std::string data = RandomBytes(100000, 3);
+  WriteReplica(1, 1, data);
+  {
+    // Every byte left taken by something else.
+    std::ofstream filler(Vol(0) + "/filler", std::ios::binary);
+    const std::string chunk(64 << 10, 'f');
+    while (filler.write(chunk.data(), chunk.size())) {
+    }
+  }
+  struct statvfs vfs;
+  ASSERT_EQ(::statvfs(Vol(0).c_str(), &vfs), 0);
+  ASSERT_EQ(vfs.f_bavail, 0u) << "the tmpfs is not full";
+  store_->CheckVolumes();
+  EXPECT_EQ(store_->Report().failed_volumes, 0u);
+  EXPECT_EQ(ReadAll(1, 1), data);
+  // A new replica cannot be written, with a clear error...
+  auto w = store_->CreateReplica(2, 1, 100000);
+  if (w.ok()) {
+    Status s = (*w)->Write(0, data.data(), data.size());
+    if (s.ok()) s = (*w)->Finalize();
+    EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  } else {
+    EXPECT_EQ(w.status().code(), absl::StatusCode::kResourceExhausted) << w.status();
+  }
+  store_->CheckVolumes();
+  EXPECT_EQ(store_->Report().failed_volumes, 0u);
+  EXPECT_EQ(ReadAll(1, 1), data);
+  // ...and can once space is freed.
+  store_->DeleteReplica(2).IgnoreError();
+  fs::remove(Vol(0) + "/filler");
+  store_->CheckVolumes();
+  WriteReplica(3, 1, data);
+  EXPECT_EQ(ReadAll(3, 1), data);
+  EXPECT_EQ(ReadAll(1, 1), data);
 }
 
 TEST_F(BlockStoreTest, FailedVolumeDetectedOnFinalize) {
