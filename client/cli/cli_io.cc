@@ -68,7 +68,6 @@ int Put(Context& ctx, const std::string& local, std::string remote, bool force, 
   if (!ack_ok) return Usage(absl::StrCat("invalid --ack '", ack, "' (sync, semi-sync, async)"));
   co.replication = repl;
   co.block_size = block_size;
-  co.overwrite = force;
   int fd = local == "-" ? STDIN_FILENO : ::open(local.c_str(), O_RDONLY);
   if (fd < 0) return Usage(absl::StrCat(local, ": ", std::strerror(errno)), 1);
   struct stat st {};
@@ -85,11 +84,22 @@ int Put(Context& ctx, const std::string& local, std::string remote, bool force, 
     remote = JoinPath(remote, BaseName(local));
   }
   co.mode = local == "-" ? 0644 : (st.st_mode & 0777);
-  auto out = fs->Create(remote, co);
-  if (!out.ok()) {
+  // The data goes to a temporary name beside the destination, renamed over it once complete:
+  // a put that fails half-way leaves the destination as it was and no partial file.
+  auto fail_early = [&](const Status& why) {
     if (fd != STDIN_FILENO) ::close(fd);
-    return Fail(remote, out.status());
+    return Fail(remote, why);
+  };
+  if (remote.size() > 1 && remote.back() == '/') {
+    return fail_early(NotADirectoryError(absl::StrCat(remote, ": not a directory")));
   }
+  if (!force && fs->Stat(remote).ok()) {
+    return fail_early(absl::AlreadyExistsError(absl::StrCat(remote, ": file exists")));
+  }
+  const std::string tmp = remote + "._COPYING_";
+  co.overwrite = true;  // a temporary file left by an interrupted put
+  auto out = fs->Create(tmp, co);
+  if (!out.ok()) return fail_early(out.status());
   Progress progress("put " + remote, S_ISREG(st.st_mode) ? st.st_size : 0);
   std::string buf(4 << 20, '\0');
   uint64_t done = 0;
@@ -110,7 +120,11 @@ int Put(Context& ctx, const std::string& local, std::string remote, bool force, 
   if (fd != STDIN_FILENO) ::close(fd);
   Status c = (*out)->Close();
   if (s.ok()) s = c;
-  if (!s.ok()) return Fail(remote, s);
+  if (s.ok()) s = fs->Rename(tmp, remote, /*no_replace=*/!force);
+  if (!s.ok()) {
+    fs->Delete(tmp).IgnoreError();
+    return Fail(remote, s);
+  }
   progress.Update(done, true);
   return 0;
 }

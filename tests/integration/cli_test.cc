@@ -805,6 +805,27 @@ TEST_F(CliTest, PutOntoExistingNeedsForce) {
   EXPECT_FALSE(Exists(P("g")));
 }
 
+// A put that fails half-way (here the local file cannot be read) changes nothing: the old
+// file is kept whole, no partial or temporary file is left. Regression: the partial upload was
+// completed as the file, and with -f the old contents were already gone.
+TEST_F(CliTest, FailedPutLeavesTheDestinationAsItWas) {
+  ASSERT_TRUE(Quiet(Cli({"put", "-", P("kept")}, Stdin("old contents"))));
+  CliResult r = Cli({"put", "-f", "/proc/self/mem", P("kept")});  // read() fails: EIO
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_NE(r.err.find("Input/output error"), std::string::npos) << r.Describe();
+  EXPECT_EQ(Cat(P("kept")), "old contents");
+  r = Cli({"put", "/proc/self/mem", P("new")});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_FALSE(Exists(P("new")));
+  auto ls = fs_->List(dir_);
+  ASSERT_TRUE(ls.ok()) << ls.status();
+  for (const auto& e : *ls) EXPECT_EQ(e.name.find("_COPYING_"), std::string::npos) << e.name;
+  // A destination with a trailing slash must be an existing directory.
+  EXPECT_TRUE(Fails(Cli({"put", "-", P("nodir") + "/"}, Stdin("x")), 1,
+                    absl::StrCat("cairn: ", P("nodir"), "/: Not a directory\n")));
+  EXPECT_FALSE(Exists(P("nodir")));
+}
+
 TEST_F(CliTest, PutIntoDirectoryUsesBasename) {
   ASSERT_TRUE(Quiet(Cli({"mkdir", P("dir")})));
   const std::string local = local_.Write("report.csv", "a,b\n1,2\n");
