@@ -509,6 +509,24 @@ StatusOr<std::unique_ptr<ReplicaReader>> StoreCore::OpenReplica(uint64_t block_i
       });
 }
 
+Status StoreCore::RemoveWritten(Replica* rep, uint64_t epoch, absl::string_view name) {
+  int volume;
+  std::string gs_name, data_path, crc_path;
+  {
+    absl::MutexLock l(&mu_);
+    if (rep->removed || rep->writer_epoch != epoch || rep->state == ReplicaState::kFinalized) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(name, ": not this writer's replica any more; left alone"));
+    }
+    volume = rep->volume;
+    gs_name = BlockName(rep->block_id, rep->generation_stamp);
+    data_path = rep->data_path;
+    crc_path = rep->crc_path;
+    RemoveLocked(rep);
+  }
+  return UnlinkFiles(volume, gs_name, data_path, crc_path);
+}
+
 Status StoreCore::DeleteReplica(uint64_t block_id) {
   return WithReplicaLocked<Status>(
       block_id, IdName(block_id), [&](const std::shared_ptr<Replica>& rep) -> Status {

@@ -65,6 +65,10 @@ class ReplicaWriter {
   virtual Status Sync() = 0;
   // Syncs (if configured), moves the replica to finalized/ and closes it. Length is final.
   virtual Status Finalize() = 0;
+  // Deletes the replica, if it is still this writer's (not finalized, and not replaced,
+  // recovered or deleted through someone else since), and closes the writer. FAILED_PRECONDITION
+  // (nothing deleted) otherwise. For a transfer that failed: never removes another's replica.
+  virtual Status Abandon() = 0;
   virtual uint64_t length() const = 0;
 };
 

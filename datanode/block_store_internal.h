@@ -181,6 +181,10 @@ class StoreCore {
   // Moves a being-written replica's files to finalized/ and marks it finalized.
   // REQUIRES: rep->io_mu held and the files synced as configured.
   Status MoveToFinalized(Replica* rep, uint64_t epoch, absl::string_view name);
+  // Deletes a replica being written by the writer of `epoch` (its files too); FAILED_PRECONDITION
+  // if that writer is stale or the replica is finalized. REQUIRES: rep->io_mu held.
+  Status RemoveWritten(Replica* rep, uint64_t epoch, absl::string_view name)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Turns errno `err` of operation `what` on block `name` on volume `volume` into a Status:
   // RESOURCE_EXHAUSTED for ENOSPC/EDQUOT, INTERNAL otherwise. Marks the volume failed on
   // EIO/EROFS-like errors, and on ENOENT/ENOTDIR-like errors if a probe of the volume fails.

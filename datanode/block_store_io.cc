@@ -180,6 +180,7 @@ class ReplicaWriterImpl final : public ReplicaWriter {
   Status Write(uint64_t offset, const void* data, size_t n) override;
   Status Sync() override;
   Status Finalize() override;
+  Status Abandon() override;
   uint64_t length() const override { return s_.length; }
 
  private:
@@ -363,6 +364,17 @@ Status ReplicaWriterImpl::Finalize() {
     RETURN_IF_ERROR(s_.core->CheckWriter(*s_.rep, s_.epoch, s_.name));
     RETURN_IF_ERROR(s_.core->MoveToFinalized(s_.rep.get(), s_.epoch, s_.name));
   }
+  closed_ = true;
+  s_.data_fd.Close();
+  s_.crc_fd.Close();
+  return absl::OkStatus();
+}
+
+Status ReplicaWriterImpl::Abandon() {
+  RETURN_IF_ERROR(CheckOpen());
+  absl::MutexLock io(&s_.rep->io_mu);
+  RETURN_IF_ERROR(s_.core->CheckWriter(*s_.rep, s_.epoch, s_.name));
+  RETURN_IF_ERROR(s_.core->RemoveWritten(s_.rep.get(), s_.epoch, s_.name));
   closed_ = true;
   s_.data_fd.Close();
   s_.crc_fd.Close();

@@ -249,9 +249,10 @@ grpc::Status RunWritePipeline(const PipelineEnv& env, grpc::ServerContext* ctx,
 
   if (!local.ok()) {
     LOG(WARNING) << name << ": write failed on this DataNode: " << local;
-    if (header.is_replication()) {
-      writer->reset();
-      env.store->DeleteReplica(block_id).IgnoreError();
+    if (header.is_replication() && *writer) {
+      // A partial copy of a transfer is of no use; but only this transfer's own copy goes
+      // (a newer transfer may have replaced it meanwhile).
+      (*writer)->Abandon().IgnoreError();
     }
     up.Error(absl::StrCat(env.self_uuid, ": ", local.message()), {env.self_uuid}, local.code());
     if (down) down->Cancel();
@@ -261,10 +262,7 @@ grpc::Status RunWritePipeline(const PipelineEnv& env, grpc::ServerContext* ctx,
     // The writer went away (or recovery will resume under a new generation stamp). A partial
     // copy of a re-replication is of no use to anyone.
     if (down) down->Cancel();
-    if (header.is_replication()) {
-      writer->reset();
-      env.store->DeleteReplica(block_id).IgnoreError();
-    }
+    if (header.is_replication() && *writer) (*writer)->Abandon().IgnoreError();
     return grpc::Status(grpc::StatusCode::CANCELLED, absl::StrCat(name, ": stream ended early"));
   }
   if (!down) return grpc::Status::OK;

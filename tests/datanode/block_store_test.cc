@@ -631,6 +631,41 @@ TEST_F(BlockStoreTest, CommitRecoveryTruncatesAndFinalizes) {
   EXPECT_EQ(store_->AllReplicas().size(), 1u);
 }
 
+// A failed transfer abandons its partial copy: deleted if it is still the transfer's own, left
+// alone if a newer transfer replaced it (and finished) meanwhile. Regression: the transfer
+// deleted whatever replica had the block id, a newer, finalized one included.
+TEST_F(BlockStoreTest, AbandonDeletesOnlyTheWritersOwnReplica) {
+  OpenStore(Options());
+  const std::string data = RandomBytes(70000, 9);
+  auto own = Create(1, 1);
+  ASSERT_NE(own, nullptr);
+  ASSERT_TRUE(own->Write(0, data.data(), 1000).ok());
+  ASSERT_TRUE(own->Abandon().ok());
+  EXPECT_EQ(store_->GetReplica(1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(FilesOnDisk(1), 0u);
+
+  auto first = Create(2, 1);
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(first->Write(0, data.data(), 1000).ok());
+  // A second transfer of the same block replaces the first one's copy and finishes.
+  ASSERT_TRUE(store_->DeleteReplica(2).ok());
+  auto second = Create(2, 1);
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(second->Write(0, data.data(), data.size()).ok());
+  ASSERT_TRUE(second->Finalize().ok());
+  Status s = first->Abandon();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_EQ(ReadAll(2, 1), data);
+
+  // A finalized replica is never abandoned.
+  auto done = Create(3, 1);
+  ASSERT_NE(done, nullptr);
+  ASSERT_TRUE(done->Write(0, data.data(), data.size()).ok());
+  ASSERT_TRUE(done->Finalize().ok());
+  EXPECT_FALSE(done->Abandon().ok());
+  EXPECT_EQ(ReadAll(3, 1), data);
+}
+
 TEST_F(BlockStoreTest, DeleteReplicaRemovesFiles) {
   OpenStore(Options());
   WriteReplica(1, 1, RandomBytes(5000, 1));
