@@ -409,6 +409,7 @@ Status OpenFileManager::WriteBackLocked(OpenFile* f) {
   f->keep_staged = false;
   f->generation.fetch_add(1);
   ApplyPendingTimesLocked(f, *path);
+  f->local_mtime_ms.store(-1);  // the cluster has the data: the NameNode's mtime is the file's
   return absl::OkStatus();
 }
 
@@ -651,13 +652,14 @@ bool OpenFileManager::DeferTimes(uint64_t ino, int64_t mtime_ms, int64_t atime_m
   return true;
 }
 
-void OpenFileManager::Overlay(uint64_t ino, client::FileStatus* status) const {
+bool OpenFileManager::Overlay(uint64_t ino, client::FileStatus* status) const {
   auto f = Find(ino);
-  if (!f) return;
+  if (!f) return false;
   const int64_t size = f->local_size.load();
   if (size >= 0) status->length = static_cast<uint64_t>(size);
   const int64_t mtime = f->local_mtime_ms.load();
   if (mtime >= 0) status->mtime_ms = mtime;
+  return size >= 0 && mtime >= 0;
 }
 
 void OpenFileManager::PrepareRemoval(uint64_t ino) {

@@ -191,8 +191,9 @@ class OpenFileManager {
   // utimens on a file with data not yet in the cluster: remembered and applied after the
   // write-back. Returns false (nothing done) if the file has no unwritten data.
   bool DeferTimes(uint64_t ino, int64_t mtime_ms, int64_t atime_ms);
-  // Replaces size/mtime by what this mount has written, for inodes with local state.
-  void Overlay(uint64_t ino, client::FileStatus* status) const;
+  // Replaces size/mtime by what this mount has written, for inodes with local state. True if
+  // it replaced both (then they are exact without asking the NameNode).
+  bool Overlay(uint64_t ino, client::FileStatus* status) const;
   // Before an unlink/rename-over of `ino`: copies a small open file locally so that its
   // handles keep working. After it succeeded: Orphan() stops write-backs.
   void PrepareRemoval(uint64_t ino);

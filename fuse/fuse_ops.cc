@@ -263,7 +263,7 @@ void CairnFs::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_
     ~ChangedAtEnd() { fs->Changed(ino); }
   } changed_at_end{this, ino};
   // Attributes read within the attribute timeout: no-op changes (cp -a and tar chown/chmod
-  // to what a file already has) are skipped, and the reply needs no extra Stat.
+  // to what a file already has) are skipped, and the reply may need no extra Stat (below).
   const auto max_age_ms = static_cast<int64_t>(options_.attr_timeout_s * 1000);
   std::optional<client::FileStatus> known = inodes_.FreshStatus(ino, max_age_ms);
   if (to_set & FUSE_SET_ATTR_MODE) {
@@ -293,10 +293,6 @@ void CairnFs::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_
     if (Status s = files_.Truncate(ino, static_cast<uint64_t>(attr->st_size)); !s.ok()) {
       return ReplyError(req, s, "truncate", *path);
     }
-    if (known) {
-      known->length = static_cast<uint64_t>(attr->st_size);
-      known->mtime_ms = WallMillis();
-    }
   }
   if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
                 FUSE_SET_ATTR_MTIME_NOW)) {
@@ -315,12 +311,24 @@ void CairnFs::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_
     if (known && mtime >= 0) known->mtime_ms = mtime;
     if (known && atime >= 0) known->atime_ms = atime;
   }
-  if (!known) return GetAttr(req, ino);
-  known->ctime_ms = WallMillis();
-  inodes_.UpdateStatus(ino, *known, /*fresh=*/false);
-  files_.Overlay(ino, &*known);
+  // The kernel takes the size in the reply as the file's (reads stop there, O_APPEND writes
+  // start there), so size and mtime must be exact. The recorded status may predate data
+  // written through this mount since (create records length 0, a getattr while a file streams
+  // records the NameNode's unfinished length, and once the last handle is closed nothing
+  // corrects it), and invalidating it at every data change would race with getattrs in
+  // flight. So it serves only for what writes never change (mode, owner, group); size and
+  // mtime come from this mount's state of the open file if it has both, else from a Stat.
+  StatusOr<client::FileStatus> reply =
+      known ? StatusOr<client::FileStatus>(*known) : absl::NotFoundError("no recent status");
+  if (reply.ok() && files_.Overlay(ino, &*reply)) {
+    reply->ctime_ms = WallMillis();
+    inodes_.UpdateStatus(ino, *reply, /*fresh=*/false);
+  } else {
+    reply = StatIno(ino);
+    if (!reply.ok()) return ReplyError(req, reply.status(), "setattr", *path);
+  }
   struct stat out;
-  ToStat(*known, &ids_, options_.max_write_bytes, &out);
+  ToStat(*reply, &ids_, options_.max_write_bytes, &out);
   fuse_reply_attr(req, &out, options_.attr_timeout_s);
 }
 

@@ -13,7 +13,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
@@ -303,6 +306,73 @@ TEST_F(FuseSemanticsTest, Attributes) {
   ASSERT_EQ(write(fd, "!", 1), 1);
   ASSERT_EQ(close(fd), 0);
   EXPECT_GT(client_->Stat("/g")->mtime_ms, 1700000000456);
+}
+
+// A chmod/chown/touch/truncate right after writing a file through the mount (within the
+// attribute timeout, so the mount may still hold attributes read before the data landed)
+// must give the kernel the file's real size: with a stale size 0, reads returned nothing and
+// `>>` wrote over the start of the file.
+TEST_F(FuseSemanticsTest, SetAttrRightAfterWritingKeepsSizeAndData) {
+  ASSERT_NO_FATAL_FAILURE(StartMount());
+  struct timespec times[2] = {{1600000000, 0}, {1700000000, 0}};
+  const std::vector<std::pair<std::string, std::function<int(const std::string&)>>> ops = {
+      {"chmod", [](const std::string& p) { return Errno(chmod(p.c_str(), 0600)); }},
+      {"chown", [](const std::string& p) { return Errno(chown(p.c_str(), 65534, 65534)); }},
+      {"touch",
+       [](const std::string& p) { return Errno(utimensat(AT_FDCWD, p.c_str(), nullptr, 0)); }},
+      {"utime",
+       [&](const std::string& p) { return Errno(utimensat(AT_FDCWD, p.c_str(), times, 0)); }},
+      {"truncate", [](const std::string& p) { return Errno(truncate(p.c_str(), 5)); }},
+  };
+  for (const auto& [name, op] : ops) {
+    const std::string f = M(name);
+    ASSERT_EQ(WriteFile(f, "hello"), 0) << name;
+    ASSERT_EQ(op(f), 0) << name;
+    struct stat st;
+    ASSERT_EQ(stat(f.c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_size, 5) << name;
+    EXPECT_EQ(ReadFile(f), "hello") << name;
+    ASSERT_EQ(WriteFile(f, "world", O_WRONLY | O_APPEND), 0) << name;
+    EXPECT_EQ(ReadFile(f), "helloworld") << name;
+    EXPECT_EQ(ClientRead(client_.get(), "/" + name), "helloworld") << name;
+  }
+
+  // A getattr while the new file streams (the NameNode's length is still 0), then close and
+  // chmod.
+  const std::string p = M("payload");
+  int fd = open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "payload", 7), 7);
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, 7);
+  ASSERT_EQ(close(fd), 0);
+  ASSERT_EQ(Errno(chmod(p.c_str(), 0640)), 0);
+  EXPECT_EQ(ReadFile(p), "payload");
+
+  // O_APPEND after futimens on the descriptor appends at the real end.
+  const std::string a = M("append");
+  ASSERT_EQ(WriteFile(a, "hello"), 0);
+  fd = open(a.c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(futimens(fd, nullptr), 0);
+  ASSERT_EQ(write(fd, "world", 5), 5);
+  ASSERT_EQ(close(fd), 0);
+  EXPECT_EQ(ReadFile(a), "helloworld");
+  EXPECT_EQ(ClientRead(client_.get(), "/append"), "helloworld");
+
+  // futimens after fsync wrote a modification back: the times just set, not the write's.
+  fd = open(a.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(pwrite(fd, "H", 1, 0), 1);
+  ASSERT_EQ(fsync(fd), 0);
+  ASSERT_EQ(futimens(fd, times), 0);
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1700000000);
+  EXPECT_EQ(st.st_size, 10);
+  ASSERT_EQ(close(fd), 0);
+  EXPECT_EQ(ReadFile(a), "Helloworld");
+  EXPECT_EQ(client_->Stat("/append")->mtime_ms, 1700000000000);
 }
 
 // A directory's attributes through the mount right after changes made in it: the mount
