@@ -641,7 +641,7 @@ bool OpenFileManager::DeferTimes(uint64_t ino, int64_t mtime_ms, int64_t atime_m
   auto f = Find(ino);
   if (!f) return false;
   absl::MutexLock l(&f->mu);
-  const bool unwritten = f->mode == OpenFile::Mode::kStreaming ||
+  const bool unwritten = f->orphaned || f->mode == OpenFile::Mode::kStreaming ||
                          (f->mode == OpenFile::Mode::kStaged && f->dirty);
   if (!unwritten) return false;
   if (mtime_ms >= 0) {

@@ -189,7 +189,8 @@ class OpenFileManager {
   // truncate(2)/ftruncate(2) to `size`.
   Status Truncate(uint64_t ino, uint64_t size);
   // utimens on a file with data not yet in the cluster: remembered and applied after the
-  // write-back. Returns false (nothing done) if the file has no unwritten data.
+  // write-back (a file removed through the mount only keeps them locally). Returns false
+  // (nothing done) if the file has no unwritten data.
   bool DeferTimes(uint64_t ino, int64_t mtime_ms, int64_t atime_ms);
   // Replaces size/mtime by what this mount has written, for inodes with local state. True if
   // it replaced both (then they are exact without asking the NameNode).

@@ -255,7 +255,17 @@ void CairnFs::GetAttr(fuse_req_t req, fuse_ino_t ino) {
 void CairnFs::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
                       struct fuse_file_info* /*fi*/) {
   auto path = inodes_.Path(ino);
-  if (!path.ok()) return ReplyError(req, path.status(), "setattr", absl::StrCat("inode ", ino));
+  // The file itself unlinked or replaced (not only a directory above it), but open here
+  // (ftruncate, fchmod, futimens on its descriptor): the changes go to this mount's state of
+  // the file only, which is all that is left of it.
+  uint64_t parent = 0;
+  std::string name;
+  const bool detached = !path.ok() && ToErrno(path.status()) == ESTALE &&
+                        !inodes_.Where(ino, &parent, &name) && files_.IsOpen(ino);
+  if (!path.ok() && !detached) {
+    return ReplyError(req, path.status(), "setattr", absl::StrCat("inode ", ino));
+  }
+  const std::string what = path.ok() ? *path : absl::StrCat("inode ", ino, " (removed)");
   // Whatever happens below, cached listings must not keep the old attributes.
   struct ChangedAtEnd {
     CairnFs* fs;
@@ -265,12 +275,13 @@ void CairnFs::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_
   // Attributes read within the attribute timeout: no-op changes (cp -a and tar chown/chmod
   // to what a file already has) are skipped, and the reply may need no extra Stat (below).
   const auto max_age_ms = static_cast<int64_t>(options_.attr_timeout_s * 1000);
-  std::optional<client::FileStatus> known = inodes_.FreshStatus(ino, max_age_ms);
+  std::optional<client::FileStatus> known =
+      detached ? inodes_.LastStatus(ino) : inodes_.FreshStatus(ino, max_age_ms);
   if (to_set & FUSE_SET_ATTR_MODE) {
     const uint32_t mode = attr->st_mode & 07777;
-    if (!known || known->mode != mode) {
+    if (!detached && (!known || known->mode != mode)) {
       if (Status s = fs_->SetPermission(*path, mode); !s.ok()) {
-        return ReplyError(req, s, "chmod", *path);
+        return ReplyError(req, s, "chmod", what);
       }
     }
     if (known) known->mode = mode;
@@ -280,9 +291,9 @@ void CairnFs::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_
     const std::string group = (to_set & FUSE_SET_ATTR_GID) ? ids_.GroupName(attr->st_gid) : "";
     const bool same = known && (user.empty() || user == known->owner) &&
                       (group.empty() || group == known->group);
-    if (!same) {
+    if (!detached && !same) {
       if (Status s = fs_->SetOwner(*path, user, group); !s.ok()) {
-        return ReplyError(req, s, "chown", *path);
+        return ReplyError(req, s, "chown", what);
       }
     }
     if (known && !user.empty()) known->owner = user;
@@ -290,8 +301,9 @@ void CairnFs::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_
   }
   if (to_set & FUSE_SET_ATTR_SIZE) {
     if (attr->st_size < 0) return (void)fuse_reply_err(req, EINVAL);
+    // (A detached file's staged copy, if it has one: files_ never needs its path.)
     if (Status s = files_.Truncate(ino, static_cast<uint64_t>(attr->st_size)); !s.ok()) {
-      return ReplyError(req, s, "truncate", *path);
+      return ReplyError(req, s, "truncate", what);
     }
   }
   if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
@@ -303,9 +315,9 @@ void CairnFs::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_
     const int64_t atime = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now
                           : (to_set & FUSE_SET_ATTR_ATIME)   ? ToMillis(attr->st_atim)
                                                              : -1;
-    if (!files_.DeferTimes(ino, mtime, atime)) {
+    if (!files_.DeferTimes(ino, mtime, atime) && !detached) {
       if (Status s = fs_->SetTimes(*path, mtime, atime); !s.ok()) {
-        return ReplyError(req, s, "utimens", *path);
+        return ReplyError(req, s, "utimens", what);
       }
     }
     if (known && mtime >= 0) known->mtime_ms = mtime;
@@ -318,14 +330,15 @@ void CairnFs::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_
   // corrects it), and invalidating it at every data change would race with getattrs in
   // flight. So it serves only for what writes never change (mode, owner, group); size and
   // mtime come from this mount's state of the open file if it has both, else from a Stat.
+  // A detached file has nothing else: its last known status, with the changes made here.
   StatusOr<client::FileStatus> reply =
       known ? StatusOr<client::FileStatus>(*known) : absl::NotFoundError("no recent status");
-  if (reply.ok() && files_.Overlay(ino, &*reply)) {
+  if (reply.ok() && (files_.Overlay(ino, &*reply) || detached)) {
     reply->ctime_ms = WallMillis();
     inodes_.UpdateStatus(ino, *reply, /*fresh=*/false);
   } else {
     reply = StatIno(ino);
-    if (!reply.ok()) return ReplyError(req, reply.status(), "setattr", *path);
+    if (!reply.ok()) return ReplyError(req, reply.status(), "setattr", what);
   }
   struct stat out;
   ToStat(*reply, &ids_, options_.max_write_bytes, &out);

@@ -559,6 +559,49 @@ TEST_F(FuseSemanticsTest, UnlinkedOpenFileStaysUsable) {
   EXPECT_FALSE(client_->Stat("/u").ok());
 }
 
+// ftruncate, fchmod, fchown and futimens on a descriptor of a file unlinked or renamed over
+// through the mount work on what is left of it, as on a local file system (were ESTALE).
+TEST_F(FuseSemanticsTest, SetAttrOnARemovedOpenFile) {
+  ASSERT_NO_FATAL_FAILURE(StartMount());
+  struct timespec times[2] = {{1600000000, 0}, {1700000000, 0}};
+  ASSERT_EQ(WriteFile(M("u"), "data1234"), 0);
+  ASSERT_EQ(WriteFile(M("r"), "replaced"), 0);
+  ASSERT_EQ(WriteFile(M("new"), "new"), 0);
+  const int unlinked = open(M("u").c_str(), O_RDWR);
+  ASSERT_GE(unlinked, 0);
+  const int renamed_over = open(M("r").c_str(), O_RDWR);
+  ASSERT_GE(renamed_over, 0);
+  ASSERT_EQ(Errno(unlink(M("u").c_str())), 0);
+  ASSERT_EQ(Errno(rename(M("new").c_str(), M("r").c_str())), 0);
+  for (int fd : {unlinked, renamed_over}) {
+    SCOPED_TRACE(fd == unlinked ? "unlinked" : "renamed over");
+    ASSERT_EQ(Errno(ftruncate(fd, 3)), 0);
+    char buf[16] = {0};
+    ASSERT_EQ(pread(fd, buf, sizeof(buf), 0), 3);
+    EXPECT_EQ(std::string(buf, 3), fd == unlinked ? "dat" : "rep");
+    ASSERT_EQ(Errno(fchmod(fd, 0600)), 0);
+    ASSERT_EQ(Errno(fchown(fd, 65534, 65534)), 0);
+    ASSERT_EQ(Errno(futimens(fd, times)), 0);
+    struct stat st;
+    ASSERT_EQ(fstat(fd, &st), 0);
+    EXPECT_EQ(st.st_size, 3);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    EXPECT_EQ(st.st_uid, 65534u);
+    EXPECT_EQ(st.st_mtim.tv_sec, 1700000000);
+    EXPECT_EQ(st.st_atim.tv_sec, 1600000000);
+    ASSERT_EQ(pwrite(fd, "XY", 2, 3), 2);
+    ASSERT_EQ(pread(fd, buf, sizeof(buf), 0), 5);
+    EXPECT_EQ(std::string(buf, 5), fd == unlinked ? "datXY" : "repXY");
+    ASSERT_EQ(fstat(fd, &st), 0);  // (the write dropped the kernel's attributes: a getattr)
+    EXPECT_EQ(st.st_size, 5);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    EXPECT_EQ(Errno(close(fd)), 0);
+  }
+  EXPECT_FALSE(client_->Stat("/u").ok());
+  EXPECT_EQ(ReadFile(M("r")), "new");
+  EXPECT_EQ(ClientRead(client_.get(), "/r"), "new");
+}
+
 TEST_F(FuseSemanticsTest, LostConnectivityIsEio) {
   ASSERT_NO_FATAL_FAILURE(StartMount(SmallCluster(), {"rpc_timeout_ms=1500"}));
   ASSERT_EQ(WriteFile(M("before"), "x"), 0);
