@@ -462,7 +462,11 @@ StatusOr<std::unique_ptr<FileHandle>> OpenFileManager::Open(uint64_t ino, int fl
   h->flags = flags;
   h->writable = (flags & O_ACCMODE) != O_RDONLY;
   h->file = Acquire(ino);
-  if (h->writable && (flags & O_TRUNC)) {
+  // Whatever the access mode, as Linux does: the kernel checked that the caller may write and
+  // leaves the truncation to us (FUSE_CAP_ATOMIC_O_TRUNC). This handle then completes the
+  // file on close, as for a writable one.
+  if (flags & O_TRUNC) {
+    h->writable = true;
     Status s;
     {
       absl::MutexLock l(&h->file->mu);

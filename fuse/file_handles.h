@@ -153,7 +153,7 @@ struct OpenFile {
 struct FileHandle {
   uint64_t ino = 0;
   int flags = 0;
-  bool writable = false;
+  bool writable = false;  // close() completes/writes back the file (written, created or truncated)
   std::shared_ptr<OpenFile> file;
   absl::Mutex mu;
   std::shared_ptr<ClusterReader> reader ABSL_GUARDED_BY(mu);
@@ -173,7 +173,8 @@ class OpenFileManager {
   Status Start();
   const std::string& staging_dir() const { return staging_dir_; }
 
-  // open(2) of an existing file; O_TRUNC truncates it now (keeping the inode).
+  // open(2) of an existing file; O_TRUNC truncates it now (keeping the inode), also with
+  // O_RDONLY.
   StatusOr<std::unique_ptr<FileHandle>> Open(uint64_t ino, int flags);
   // create(2): `out` is the new, empty file's stream, written by this handle.
   std::unique_ptr<FileHandle> OpenCreated(uint64_t ino, int flags,

@@ -463,7 +463,7 @@ void CairnFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_i
 }
 
 void CairnFs::Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
-  if ((fi->flags & O_ACCMODE) != O_RDONLY) Changed(ino);
+  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) Changed(ino);
   auto h = files_.Open(ino, fi->flags);
   if (!h.ok()) return ReplyError(req, h.status(), "open", absl::StrCat("inode ", ino));
   fi->fh = reinterpret_cast<uintptr_t>(h->get());

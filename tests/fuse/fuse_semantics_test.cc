@@ -180,6 +180,35 @@ TEST_F(FuseSemanticsTest, OpenFlags) {
   EXPECT_TRUE(ReadFile(M("rw")) == data);
 }
 
+// O_TRUNC truncates whatever the access mode (Linux does so when the caller may write; the
+// kernel checked that and leaves the truncation to the open, FUSE_CAP_ATOMIC_O_TRUNC). With
+// O_RDONLY the file used to be left as it was.
+TEST_F(FuseSemanticsTest, ReadOnlyOpenWithTruncTruncates) {
+  ASSERT_NO_FATAL_FAILURE(StartMount());
+  const std::string f = M("f");
+  ASSERT_EQ(WriteFile(f, "some data"), 0);
+  struct stat before;
+  ASSERT_EQ(stat(f.c_str(), &before), 0);
+  const int fd = open(f.c_str(), O_RDONLY | O_TRUNC);
+  ASSERT_GE(fd, 0);
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, 0);
+  char buf[16];
+  EXPECT_EQ(read(fd, buf, sizeof(buf)), 0);
+  ASSERT_EQ(Errno(close(fd)), 0);
+  ASSERT_EQ(stat(f.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 0);
+  EXPECT_EQ(st.st_ino, before.st_ino);
+  EXPECT_EQ(ReadFile(f), "");
+  // Complete once close() returned, like any truncation through a descriptor.
+  auto cst = client_->Stat("/f");
+  ASSERT_TRUE(cst.ok()) << cst.status();
+  EXPECT_EQ(cst->length, 0u);
+  EXPECT_FALSE(cst->under_construction);
+  EXPECT_EQ(ClientRead(client_.get(), "/f"), "");
+}
+
 TEST_F(FuseSemanticsTest, TruncateUpAndDown) {
   ASSERT_NO_FATAL_FAILURE(StartMount());
   const std::string f = M("t");
