@@ -32,8 +32,9 @@ class IdMapper {
   absl::flat_hash_map<gid_t, std::string> group_names_ ABSL_GUARDED_BY(mu_);
 };
 
-// Fills *st from `status`. Directories report st_nlink 1 ("unknown", as btrfs does), so
-// that find(1) does not use the link count to skip subdirectories. st_blksize is
+// Fills *st from `status`. st_nlink is 1 (callers set 0 for a removed file that is still
+// open); directories too ("unknown", as btrfs does), so that find(1) does not use the link
+// count to skip subdirectories. st_blksize is
 // `io_size` so that cp, tar and stdio use large writes.
 void ToStat(const client::FileStatus& status, IdMapper* ids, uint32_t io_size, struct stat* st);
 

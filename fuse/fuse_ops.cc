@@ -128,7 +128,7 @@ void CairnFs::FillEntry(const client::FileStatus& st, struct fuse_entry_param* e
   e->entry_timeout = options_.entry_timeout_s;
 }
 
-StatusOr<client::FileStatus> CairnFs::StatIno(uint64_t ino) {
+StatusOr<client::FileStatus> CairnFs::StatIno(uint64_t ino, bool* removed) {
   auto path = inodes_.Path(ino);
   StatusOr<client::FileStatus> st =
       path.ok() ? fs_->Stat(*path) : StatusOr<client::FileStatus>(path.status());
@@ -141,6 +141,7 @@ StatusOr<client::FileStatus> CairnFs::StatIno(uint64_t ino) {
     auto last = inodes_.LastStatus(ino);
     if (st.status().code() == absl::StatusCode::kNotFound && last && files_.IsOpen(ino)) {
       files_.Overlay(ino, &*last);
+      if (removed != nullptr) *removed = true;
       return *last;
     }
     return st.status();
@@ -244,11 +245,17 @@ void CairnFs::GetAttr(fuse_req_t req, fuse_ino_t ino) {
     inodes_.UpdateStatus(ino, *known);
     files_.Overlay(ino, &*known);
   }
+  bool removed = false;
   StatusOr<client::FileStatus> st = known ? StatusOr<client::FileStatus>(std::move(*known))
-                                          : StatIno(ino);
+                                          : StatIno(ino, &removed);
   if (!st.ok()) return ReplyError(req, st.status(), "getattr", absl::StrCat("inode ", ino));
+  ReplyAttr(req, *st, removed);
+}
+
+void CairnFs::ReplyAttr(fuse_req_t req, const client::FileStatus& st, bool removed) {
   struct stat attr;
-  ToStat(*st, &ids_, options_.max_write_bytes, &attr);
+  ToStat(st, &ids_, options_.max_write_bytes, &attr);
+  if (removed) attr.st_nlink = 0;
   fuse_reply_attr(req, &attr, options_.attr_timeout_s);
 }
 
@@ -333,16 +340,15 @@ void CairnFs::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_
   // A detached file has nothing else: its last known status, with the changes made here.
   StatusOr<client::FileStatus> reply =
       known ? StatusOr<client::FileStatus>(*known) : absl::NotFoundError("no recent status");
+  bool removed = detached;
   if (reply.ok() && (files_.Overlay(ino, &*reply) || detached)) {
     reply->ctime_ms = WallMillis();
     inodes_.UpdateStatus(ino, *reply, /*fresh=*/false);
   } else {
-    reply = StatIno(ino);
+    reply = StatIno(ino, &removed);
     if (!reply.ok()) return ReplyError(req, reply.status(), "setattr", what);
   }
-  struct stat out;
-  ToStat(*reply, &ids_, options_.max_write_bytes, &out);
-  fuse_reply_attr(req, &out, options_.attr_timeout_s);
+  ReplyAttr(req, *reply, removed);
 }
 
 void CairnFs::ReadLink(fuse_req_t req, fuse_ino_t ino) {

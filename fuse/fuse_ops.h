@@ -97,8 +97,11 @@ class CairnFs {
   // Answers a lookup of `path` that failed with `s`: a NOT_FOUND is a negative entry when
   // negative_timeout is set, else ENOENT; other errors as usual.
   void ReplyNoEntry(fuse_req_t req, const Status& s, const std::string& path);
-  // Current attributes of `ino` (with what this mount has written overlaid).
-  StatusOr<client::FileStatus> StatIno(uint64_t ino);
+  // Current attributes of `ino` (with what this mount has written overlaid). For a file that
+  // was removed but is still open here, its last known ones, with *removed set if given.
+  StatusOr<client::FileStatus> StatIno(uint64_t ino, bool* removed = nullptr);
+  // Replies to getattr/setattr with `st`; `removed`: the file has no name left (st_nlink 0).
+  void ReplyAttr(fuse_req_t req, const client::FileStatus& st, bool removed);
   // Gives `path` to the caller's uid/gid if they differ from the daemon's.
   Status ChownToCaller(fuse_req_t req, const std::string& path, client::FileStatus* st);
   // Options of a file created through the mount: `mode`'s permission bits, the mount's

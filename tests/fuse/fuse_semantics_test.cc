@@ -588,6 +588,36 @@ TEST_F(FuseSemanticsTest, UnlinkedOpenFileStaysUsable) {
   EXPECT_FALSE(client_->Stat("/u").ok());
 }
 
+// A file unlinked or renamed over while open has no name left: fstat says st_nlink 0 (it
+// said 1), also in the attributes of a setattr on it.
+TEST_F(FuseSemanticsTest, RemovedOpenFileHasNoLinks) {
+  ASSERT_NO_FATAL_FAILURE(StartMount());
+  ASSERT_EQ(WriteFile(M("u"), "unlinked"), 0);
+  ASSERT_EQ(WriteFile(M("r"), "renamed over"), 0);
+  ASSERT_EQ(WriteFile(M("new"), "new"), 0);
+  const int unlinked = open(M("u").c_str(), O_RDONLY);
+  ASSERT_GE(unlinked, 0);
+  const int renamed_over = open(M("r").c_str(), O_RDONLY);
+  ASSERT_GE(renamed_over, 0);
+  struct stat st;
+  ASSERT_EQ(fstat(unlinked, &st), 0);
+  EXPECT_EQ(st.st_nlink, 1u);
+  ASSERT_EQ(Errno(unlink(M("u").c_str())), 0);
+  ASSERT_EQ(Errno(rename(M("new").c_str(), M("r").c_str())), 0);
+  for (int fd : {unlinked, renamed_over}) {
+    SCOPED_TRACE(fd == unlinked ? "unlinked" : "renamed over");
+    ASSERT_EQ(fstat(fd, &st), 0);
+    EXPECT_EQ(st.st_nlink, 0u);
+    ASSERT_EQ(Errno(fchmod(fd, 0600)), 0);
+    ASSERT_EQ(fstat(fd, &st), 0);
+    EXPECT_EQ(st.st_nlink, 0u);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    EXPECT_EQ(Errno(close(fd)), 0);
+  }
+  ASSERT_EQ(stat(M("r").c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 1u);
+}
+
 // ftruncate, fchmod, fchown and futimens on a descriptor of a file unlinked or renamed over
 // through the mount work on what is left of it, as on a local file system (were ESTALE).
 TEST_F(FuseSemanticsTest, SetAttrOnARemovedOpenFile) {
