@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "common/logging.h"
 
 namespace cairn::fuse {
 namespace {
@@ -97,6 +98,16 @@ std::string IdMapper::GroupName(gid_t gid) {
 
 int64_t ToMillis(const struct timespec& ts) {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+Status SetTimes(client::FileSystem* fs, const std::string& path, std::optional<int64_t> mtime_ms,
+                std::optional<int64_t> atime_ms) {
+  constexpr int64_t kUnchanged = -1;  // SetTimesRequest's sentinel
+  if (mtime_ms == kUnchanged || atime_ms == kUnchanged) {
+    LOG(WARNING) << path << ": a time of -1 ms cannot be stored (the NameNode reads it as "
+                 << "\"unchanged\")";
+  }
+  return fs->SetTimes(path, mtime_ms.value_or(kUnchanged), atime_ms.value_or(kUnchanged));
 }
 
 namespace {

@@ -5,11 +5,13 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "client/cairn/client.h"
+#include "common/status.h"
 
 namespace cairn::fuse {
 
@@ -39,5 +41,11 @@ class IdMapper {
 void ToStat(const client::FileStatus& status, IdMapper* ids, uint32_t io_size, struct stat* st);
 
 int64_t ToMillis(const struct timespec& ts);
+
+// fs->SetTimes of the times that are given; the others stay unchanged. The NameNode protocol
+// reads -1 as "unchanged", so a time of exactly -1 ms (1969-12-31T23:59:59.999Z) is not
+// stored either (a warning is logged). The one place where the mount speaks that sentinel.
+Status SetTimes(client::FileSystem* fs, const std::string& path, std::optional<int64_t> mtime_ms,
+                std::optional<int64_t> atime_ms);
 
 }  // namespace cairn::fuse

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/errno_map.h"
 #include "common/logging.h"
+#include "fuse/attributes.h"
 
 namespace cairn::fuse {
 namespace {
@@ -272,11 +273,11 @@ StatusOr<std::unique_ptr<client::OutputStream>> OpenFileManager::Rewrite(const s
 }
 
 void OpenFileManager::ApplyPendingTimesLocked(OpenFile* f, const std::string& path) {
-  if (f->pending_mtime_ms < 0 && f->pending_atime_ms < 0) return;
-  Status s = fs_->SetTimes(path, f->pending_mtime_ms, f->pending_atime_ms);
+  if (!f->pending_mtime_ms && !f->pending_atime_ms) return;
+  Status s = SetTimes(fs_, path, f->pending_mtime_ms, f->pending_atime_ms);
   if (!s.ok()) LOG(WARNING) << path << ": cannot set times after writing: " << s;
-  f->pending_mtime_ms = f->pending_atime_ms = -1;
-  f->local_mtime_ms.store(-1);
+  f->pending_mtime_ms = f->pending_atime_ms = std::nullopt;
+  f->set_local_mtime(std::nullopt);
 }
 
 Status OpenFileManager::CloseStreamLocked(OpenFile* f) {
@@ -289,15 +290,15 @@ Status OpenFileManager::CloseStreamLocked(OpenFile* f) {
   f->generation.fetch_add(1);
   f->local_size.store(-1);
   if (!s.ok()) {
-    f->pending_mtime_ms = f->pending_atime_ms = -1;
-    f->local_mtime_ms.store(-1);
+    f->pending_mtime_ms = f->pending_atime_ms = std::nullopt;
+    f->set_local_mtime(std::nullopt);
     return s;
   }
-  if (f->pending_mtime_ms >= 0 || f->pending_atime_ms >= 0) {
+  if (f->pending_mtime_ms || f->pending_atime_ms) {
     auto path = PathOf(*f);
     if (path.ok()) ApplyPendingTimesLocked(f, *path);
   }
-  f->local_mtime_ms.store(-1);
+  f->set_local_mtime(std::nullopt);
   return absl::OkStatus();
 }
 
@@ -307,7 +308,7 @@ Status OpenFileManager::TruncateToZeroLocked(OpenFile* f) {
       if (ftruncate(f->fd, 0) != 0) return ErrnoStatus(errno, f->staged_path);
       f->dirty = true;
       f->local_size.store(0);
-      f->local_mtime_ms.store(WallMillis());
+      f->set_local_mtime(WallMillis());
       return absl::OkStatus();
     case OpenFile::Mode::kStreaming:
       if (f->out->position() == 0) return absl::OkStatus();
@@ -409,7 +410,7 @@ Status OpenFileManager::WriteBackLocked(OpenFile* f) {
   f->keep_staged = false;
   f->generation.fetch_add(1);
   ApplyPendingTimesLocked(f, *path);
-  f->local_mtime_ms.store(-1);  // the cluster has the data: the NameNode's mtime is the file's
+  f->set_local_mtime(std::nullopt);  // the cluster has the data: the NameNode's mtime is right
   return absl::OkStatus();
 }
 
@@ -425,7 +426,7 @@ void OpenFileManager::DropStagedLocked(OpenFile* f) {
   f->mode = OpenFile::Mode::kClean;
   f->dirty = false;
   f->local_size.store(-1);
-  f->local_mtime_ms.store(-1);
+  f->set_local_mtime(std::nullopt);
 }
 
 Status OpenFileManager::Unref(const std::shared_ptr<OpenFile>& f) {
@@ -530,8 +531,8 @@ Status OpenFileManager::Write(FileHandle* h, uint64_t off, const char* data, siz
   OpenFile* f = h->file.get();
   absl::MutexLock l(&f->mu);
   // A write after utimens stamps the file anew (POSIX): drop the pending times.
-  f->pending_mtime_ms = f->pending_atime_ms = -1;
-  f->local_mtime_ms.store(WallMillis());
+  f->pending_mtime_ms = f->pending_atime_ms = std::nullopt;
+  f->set_local_mtime(WallMillis());
   if (f->mode == OpenFile::Mode::kClean && off == 0 && !f->orphaned) {
     // An existing empty file (e.g. after touch) can be streamed from its start.
     auto path = PathOf(*f);
@@ -613,8 +614,8 @@ Status OpenFileManager::Truncate(uint64_t ino, uint64_t size) {
   Status s;
   {
     absl::MutexLock l(&f->mu);
-    f->local_mtime_ms.store(WallMillis());
-    f->pending_mtime_ms = f->pending_atime_ms = -1;
+    f->set_local_mtime(WallMillis());
+    f->pending_mtime_ms = f->pending_atime_ms = std::nullopt;
     if (size == 0) {
       s = TruncateToZeroLocked(f.get());
     } else if (f->mode == OpenFile::Mode::kStreaming && size >= f->out->position() &&
@@ -641,18 +642,19 @@ Status OpenFileManager::Truncate(uint64_t ino, uint64_t size) {
   return s.ok() ? u : s;
 }
 
-bool OpenFileManager::DeferTimes(uint64_t ino, int64_t mtime_ms, int64_t atime_ms) {
+bool OpenFileManager::DeferTimes(uint64_t ino, std::optional<int64_t> mtime_ms,
+                                 std::optional<int64_t> atime_ms) {
   auto f = Find(ino);
   if (!f) return false;
   absl::MutexLock l(&f->mu);
   const bool unwritten = f->orphaned || f->mode == OpenFile::Mode::kStreaming ||
                          (f->mode == OpenFile::Mode::kStaged && f->dirty);
   if (!unwritten) return false;
-  if (mtime_ms >= 0) {
+  if (mtime_ms) {
     f->pending_mtime_ms = mtime_ms;
-    f->local_mtime_ms.store(mtime_ms);
+    f->set_local_mtime(mtime_ms);
   }
-  if (atime_ms >= 0) f->pending_atime_ms = atime_ms;
+  if (atime_ms) f->pending_atime_ms = atime_ms;
   return true;
 }
 
@@ -661,9 +663,9 @@ bool OpenFileManager::Overlay(uint64_t ino, client::FileStatus* status) const {
   if (!f) return false;
   const int64_t size = f->local_size.load();
   if (size >= 0) status->length = static_cast<uint64_t>(size);
-  const int64_t mtime = f->local_mtime_ms.load();
-  if (mtime >= 0) status->mtime_ms = mtime;
-  return size >= 0 && mtime >= 0;
+  const std::optional<int64_t> mtime = f->local_mtime();
+  if (mtime) status->mtime_ms = *mtime;
+  return size >= 0 && mtime.has_value();
 }
 
 void OpenFileManager::PrepareRemoval(uint64_t ino) {
@@ -689,7 +691,7 @@ void OpenFileManager::Orphan(uint64_t ino) {
   absl::MutexLock l(&f->mu);
   f->orphaned = true;
   f->dirty = false;
-  f->pending_mtime_ms = f->pending_atime_ms = -1;
+  f->pending_mtime_ms = f->pending_atime_ms = std::nullopt;
 }
 
 Status OpenFileManager::FlushAll() {

@@ -44,8 +44,9 @@
 // Locking: OpenFileManager::mu_ (the registry) is held only briefly and never while another
 // lock is taken. OpenFile::mu serializes the operations on one file and is held across its
 // RPCs and local I/O (never across fuse_reply_*); it may be followed by the leaf locks of
-// InodeTable and DirCache (through the on_change hook). ClusterReader::mu_ is per handle and
-// never taken with OpenFile::mu held (reads drop OpenFile::mu before reading the cluster).
+// InodeTable and DirCache (through the on_change hook) and OpenFile::local_mu.
+// ClusterReader::mu_ is per handle and never taken with OpenFile::mu held (reads drop
+// OpenFile::mu before reading the cluster).
 #pragma once
 
 #include <array>
@@ -55,6 +56,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -137,13 +139,26 @@ struct OpenFile {
   bool dirty ABSL_GUARDED_BY(mu) = false;        // staged copy differs from the cluster
   bool keep_staged ABSL_GUARDED_BY(mu) = false;  // a write-back failed: never delete the copy
   bool orphaned ABSL_GUARDED_BY(mu) = false;     // unlinked/replaced here: never written back
-  int64_t pending_mtime_ms ABSL_GUARDED_BY(mu) = -1;
-  int64_t pending_atime_ms ABSL_GUARDED_BY(mu) = -1;
+  // Times set by utimens, applied once the data is in the cluster. Times before 1970 are
+  // negative: any value is a time.
+  std::optional<int64_t> pending_mtime_ms ABSL_GUARDED_BY(mu);
+  std::optional<int64_t> pending_atime_ms ABSL_GUARDED_BY(mu);
 
   // Readable without `mu`, so that getattr never waits for an upload.
   std::atomic<int64_t> local_size{-1};      // >= 0: the size as seen through this mount
-  std::atomic<int64_t> local_mtime_ms{-1};  // >= 0: overrides the NameNode's mtime
   std::atomic<uint64_t> generation{0};      // bumped whenever the cluster copy changes
+  // The mtime as seen through this mount, if it overrides the NameNode's. Under a mutex, not
+  // an atomic: every int64 is a time (before 1970: negative), none is left to mean "none".
+  std::optional<int64_t> local_mtime() const {
+    absl::MutexLock l(&local_mu);
+    return local_mtime_ms;
+  }
+  void set_local_mtime(std::optional<int64_t> ms) {
+    absl::MutexLock l(&local_mu);
+    local_mtime_ms = ms;
+  }
+  mutable absl::Mutex local_mu;  // a leaf lock (may be taken with `mu` held)
+  std::optional<int64_t> local_mtime_ms ABSL_GUARDED_BY(local_mu);
 
   int handles = 0;  // guarded by OpenFileManager::mu_
 };
@@ -192,7 +207,7 @@ class OpenFileManager {
   // utimens on a file with data not yet in the cluster: remembered and applied after the
   // write-back (a file removed through the mount only keeps them locally). Returns false
   // (nothing done) if the file has no unwritten data.
-  bool DeferTimes(uint64_t ino, int64_t mtime_ms, int64_t atime_ms);
+  bool DeferTimes(uint64_t ino, std::optional<int64_t> mtime_ms, std::optional<int64_t> atime_ms);
   // Replaces size/mtime by what this mount has written, for inodes with local state. True if
   // it replaced both (then they are exact without asking the NameNode).
   bool Overlay(uint64_t ino, client::FileStatus* status) const;

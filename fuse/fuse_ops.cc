@@ -315,20 +315,23 @@ void CairnFs::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_
   }
   if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
                 FUSE_SET_ATTR_MTIME_NOW)) {
-    const int64_t now = WallMillis();
-    const int64_t mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now
-                          : (to_set & FUSE_SET_ATTR_MTIME)   ? ToMillis(attr->st_mtim)
-                                                             : -1;
-    const int64_t atime = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now
-                          : (to_set & FUSE_SET_ATTR_ATIME)   ? ToMillis(attr->st_atim)
-                                                             : -1;
+    // Unset: unchanged. (Times before 1970 are negative.)
+    auto time = [&](int now_flag, int flag, const struct timespec& ts) -> std::optional<int64_t> {
+      if (to_set & now_flag) return WallMillis();
+      if (to_set & flag) return ToMillis(ts);
+      return std::nullopt;
+    };
+    const std::optional<int64_t> mtime =
+        time(FUSE_SET_ATTR_MTIME_NOW, FUSE_SET_ATTR_MTIME, attr->st_mtim);
+    const std::optional<int64_t> atime =
+        time(FUSE_SET_ATTR_ATIME_NOW, FUSE_SET_ATTR_ATIME, attr->st_atim);
     if (!files_.DeferTimes(ino, mtime, atime) && !detached) {
-      if (Status s = fs_->SetTimes(*path, mtime, atime); !s.ok()) {
+      if (Status s = SetTimes(fs_, *path, mtime, atime); !s.ok()) {
         return ReplyError(req, s, "utimens", what);
       }
     }
-    if (known && mtime >= 0) known->mtime_ms = mtime;
-    if (known && atime >= 0) known->atime_ms = atime;
+    if (known && mtime) known->mtime_ms = *mtime;
+    if (known && atime) known->atime_ms = *atime;
   }
   // The kernel takes the size in the reply as the file's (reads stop there, O_APPEND writes
   // start there), so size and mtime must be exact. The recorded status may predate data

@@ -404,6 +404,55 @@ TEST_F(FuseSemanticsTest, SetAttrRightAfterWritingKeepsSizeAndData) {
   EXPECT_EQ(client_->Stat("/append")->mtime_ms, 1700000000000);
 }
 
+// Times before 1970 (negative milliseconds) set through the mount are reported and stored
+// like any other. They were left out of setattr's reply and dropped for a file still being
+// written, and -1 ms meant "unchanged" in the mount.
+TEST_F(FuseSemanticsTest, TimesBefore1970) {
+  ASSERT_NO_FATAL_FAILURE(StartMount());
+  auto ms = [](const struct timespec& ts) {
+    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  };
+  const struct timespec old[2] = {{-50, 0}, {-100, 250000000}};  // atime, mtime
+  // A file being written: the times wait for its data.
+  int fd = open(M("w").c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "abc", 3), 3);
+  ASSERT_EQ(futimens(fd, old), 0);
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(ms(st.st_atim), -50000);
+  EXPECT_EQ(ms(st.st_mtim), -99750);
+  ASSERT_EQ(close(fd), 0);
+  ASSERT_EQ(stat(M("w").c_str(), &st), 0);
+  EXPECT_EQ(ms(st.st_atim), -50000);
+  EXPECT_EQ(ms(st.st_mtim), -99750);
+  auto cst = client_->Stat("/w");
+  ASSERT_TRUE(cst.ok()) << cst.status();
+  EXPECT_EQ(cst->atime_ms, -50000);
+  EXPECT_EQ(cst->mtime_ms, -99750);
+  EXPECT_EQ(ReadFile(M("w")), "abc");
+
+  // A closed file.
+  ASSERT_EQ(WriteFile(M("c"), "c"), 0);
+  ASSERT_EQ(Errno(utimensat(AT_FDCWD, M("c").c_str(), old, 0)), 0);
+  ASSERT_EQ(stat(M("c").c_str(), &st), 0);
+  EXPECT_EQ(ms(st.st_atim), -50000);
+  EXPECT_EQ(ms(st.st_mtim), -99750);
+  EXPECT_EQ(client_->Stat("/c")->mtime_ms, -99750);
+
+  // Exactly -1 ms is a time like any other in the mount. (The NameNode protocol reads -1 as
+  // "unchanged", so the NameNode does not store it: only the mount's reply is checked.)
+  const struct timespec minus_1ms[2] = {{-1, 999000000}, {-1, 999000000}};
+  fd = open(M("m").c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "m", 1), 1);
+  ASSERT_EQ(futimens(fd, minus_1ms), 0);
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(ms(st.st_atim), -1);
+  EXPECT_EQ(ms(st.st_mtim), -1);
+  ASSERT_EQ(close(fd), 0);
+}
+
 // A directory's attributes through the mount right after changes made in it: the mount
 // answers the kernel's getattr after a mkdir, rmdir or unlink from the NameNode's post-change
 // status; whatever happens (create, chmod, utimens too), stat agrees with the NameNode's
