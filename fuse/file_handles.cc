@@ -277,7 +277,7 @@ void OpenFileManager::ApplyPendingTimesLocked(OpenFile* f, const std::string& pa
   Status s = SetTimes(fs_, path, f->pending_mtime_ms, f->pending_atime_ms);
   if (!s.ok()) LOG(WARNING) << path << ": cannot set times after writing: " << s;
   f->pending_mtime_ms = f->pending_atime_ms = std::nullopt;
-  f->set_local_mtime(std::nullopt);
+  f->clear_local_times();
 }
 
 Status OpenFileManager::CloseStreamLocked(OpenFile* f) {
@@ -291,14 +291,14 @@ Status OpenFileManager::CloseStreamLocked(OpenFile* f) {
   f->local_size.store(-1);
   if (!s.ok()) {
     f->pending_mtime_ms = f->pending_atime_ms = std::nullopt;
-    f->set_local_mtime(std::nullopt);
+    f->clear_local_times();
     return s;
   }
   if (f->pending_mtime_ms || f->pending_atime_ms) {
     auto path = PathOf(*f);
     if (path.ok()) ApplyPendingTimesLocked(f, *path);
   }
-  f->set_local_mtime(std::nullopt);
+  f->clear_local_times();
   return absl::OkStatus();
 }
 
@@ -410,7 +410,7 @@ Status OpenFileManager::WriteBackLocked(OpenFile* f) {
   f->keep_staged = false;
   f->generation.fetch_add(1);
   ApplyPendingTimesLocked(f, *path);
-  f->set_local_mtime(std::nullopt);  // the cluster has the data: the NameNode's mtime is right
+  f->clear_local_times();  // the cluster has the data: the NameNode's mtime is right
   return absl::OkStatus();
 }
 
@@ -426,7 +426,7 @@ void OpenFileManager::DropStagedLocked(OpenFile* f) {
   f->mode = OpenFile::Mode::kClean;
   f->dirty = false;
   f->local_size.store(-1);
-  f->set_local_mtime(std::nullopt);
+  f->clear_local_times();
 }
 
 Status OpenFileManager::Unref(const std::shared_ptr<OpenFile>& f) {
@@ -530,8 +530,9 @@ Status OpenFileManager::StagedWriteLocked(OpenFile* f, uint64_t off, const char*
 Status OpenFileManager::Write(FileHandle* h, uint64_t off, const char* data, size_t n) {
   OpenFile* f = h->file.get();
   absl::MutexLock l(&f->mu);
-  // A write after utimens stamps the file anew (POSIX): drop the pending times.
-  f->pending_mtime_ms = f->pending_atime_ms = std::nullopt;
+  // A write after utimens stamps the file anew (POSIX): drop the pending mtime. (Only the
+  // mtime: a write does not change the atime.)
+  f->pending_mtime_ms = std::nullopt;
   f->set_local_mtime(WallMillis());
   if (f->mode == OpenFile::Mode::kClean && off == 0 && !f->orphaned) {
     // An existing empty file (e.g. after touch) can be streamed from its start.
@@ -615,7 +616,7 @@ Status OpenFileManager::Truncate(uint64_t ino, uint64_t size) {
   {
     absl::MutexLock l(&f->mu);
     f->set_local_mtime(WallMillis());
-    f->pending_mtime_ms = f->pending_atime_ms = std::nullopt;
+    f->pending_mtime_ms = std::nullopt;  // (as a write: the atime stays)
     if (size == 0) {
       s = TruncateToZeroLocked(f.get());
     } else if (f->mode == OpenFile::Mode::kStreaming && size >= f->out->position() &&
@@ -654,7 +655,10 @@ bool OpenFileManager::DeferTimes(uint64_t ino, std::optional<int64_t> mtime_ms,
     f->pending_mtime_ms = mtime_ms;
     f->set_local_mtime(mtime_ms);
   }
-  if (atime_ms) f->pending_atime_ms = atime_ms;
+  if (atime_ms) {
+    f->pending_atime_ms = atime_ms;
+    f->set_local_atime(atime_ms);
+  }
   return true;
 }
 
@@ -665,6 +669,7 @@ bool OpenFileManager::Overlay(uint64_t ino, client::FileStatus* status) const {
   if (size >= 0) status->length = static_cast<uint64_t>(size);
   const std::optional<int64_t> mtime = f->local_mtime();
   if (mtime) status->mtime_ms = *mtime;
+  if (const std::optional<int64_t> atime = f->local_atime()) status->atime_ms = *atime;
   return size >= 0 && mtime.has_value();
 }
 

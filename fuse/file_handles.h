@@ -25,7 +25,8 @@
 //   write-back fails with ESTALE (EIO-class failures: EIO); the staged copy is kept and its
 //   location logged (LOG(WARNING)), and the mount never deletes it.
 // * Times. utimens while data is still unwritten is applied after the data lands (the
-//   NameNode stamps mtime when blocks complete); later writes override it, as in POSIX.
+//   NameNode stamps mtime when blocks complete); later writes override its mtime (not its
+//   atime), as in POSIX.
 //   The NameNode keeps times in milliseconds (the mount reports time_gran = 1 ms).
 // * During a write-back other clients may briefly see the file empty or partly written (the
 //   inode is rewritten in place, not replaced atomically).
@@ -147,18 +148,33 @@ struct OpenFile {
   // Readable without `mu`, so that getattr never waits for an upload.
   std::atomic<int64_t> local_size{-1};      // >= 0: the size as seen through this mount
   std::atomic<uint64_t> generation{0};      // bumped whenever the cluster copy changes
-  // The mtime as seen through this mount, if it overrides the NameNode's. Under a mutex, not
-  // an atomic: every int64 is a time (before 1970: negative), none is left to mean "none".
+  // The times as seen through this mount where they override the NameNode's (a write's
+  // mtime; times from utimens waiting for the data). Under a mutex, not atomics: every int64
+  // is a time (before 1970: negative), none is left to mean "none".
   std::optional<int64_t> local_mtime() const {
     absl::MutexLock l(&local_mu);
     return local_mtime_ms;
+  }
+  std::optional<int64_t> local_atime() const {
+    absl::MutexLock l(&local_mu);
+    return local_atime_ms;
   }
   void set_local_mtime(std::optional<int64_t> ms) {
     absl::MutexLock l(&local_mu);
     local_mtime_ms = ms;
   }
+  void set_local_atime(std::optional<int64_t> ms) {
+    absl::MutexLock l(&local_mu);
+    local_atime_ms = ms;
+  }
+  // The cluster has the data and the times: the NameNode's are right again.
+  void clear_local_times() {
+    absl::MutexLock l(&local_mu);
+    local_mtime_ms = local_atime_ms = std::nullopt;
+  }
   mutable absl::Mutex local_mu;  // a leaf lock (may be taken with `mu` held)
   std::optional<int64_t> local_mtime_ms ABSL_GUARDED_BY(local_mu);
+  std::optional<int64_t> local_atime_ms ABSL_GUARDED_BY(local_mu);
 
   int handles = 0;  // guarded by OpenFileManager::mu_
 };
@@ -208,8 +224,9 @@ class OpenFileManager {
   // write-back (a file removed through the mount only keeps them locally). Returns false
   // (nothing done) if the file has no unwritten data.
   bool DeferTimes(uint64_t ino, std::optional<int64_t> mtime_ms, std::optional<int64_t> atime_ms);
-  // Replaces size/mtime by what this mount has written, for inodes with local state. True if
-  // it replaced both (then they are exact without asking the NameNode).
+  // Replaces size/mtime (and an atime set but not yet stored) by what this mount has written,
+  // for inodes with local state. True if it replaced size and mtime (then they are exact
+  // without asking the NameNode).
   bool Overlay(uint64_t ino, client::FileStatus* status) const;
   // Before an unlink/rename-over of `ino`: copies a small open file locally so that its
   // handles keep working. After it succeeded: Orphan() stops write-backs.

@@ -404,6 +404,49 @@ TEST_F(FuseSemanticsTest, SetAttrRightAfterWritingKeepsSizeAndData) {
   EXPECT_EQ(client_->Stat("/append")->mtime_ms, 1700000000000);
 }
 
+// A write changes mtime and ctime only (POSIX): an atime set by utime/futimens before it
+// stays, also while it waits for the file's data to land. It was dropped together with the
+// pending mtime at the next write or truncate.
+TEST_F(FuseSemanticsTest, ExplicitAtimeSurvivesLaterWrites) {
+  ASSERT_NO_FATAL_FAILURE(StartMount());
+  const struct timespec times[2] = {{1600000000, 0}, {1700000000, 0}};  // atime, mtime
+  const int64_t start_ms = WallMillis();
+  // A new file being written (streaming), then an existing one modified in place (staged).
+  int fd = open(M("s").c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "abc", 3), 3);
+  ASSERT_EQ(futimens(fd, times), 0);
+  ASSERT_EQ(write(fd, "def", 3), 3);
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_atim.tv_sec, 1600000000);
+  EXPECT_GE(st.st_mtim.tv_sec, start_ms / 1000);  // the write's
+  ASSERT_EQ(close(fd), 0);
+  ASSERT_EQ(WriteFile(M("t"), "0123456789"), 0);
+  fd = open(M("t").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(pwrite(fd, "X", 1, 0), 1);
+  ASSERT_EQ(futimens(fd, times), 0);
+  ASSERT_EQ(pwrite(fd, "Y", 1, 1), 1);
+  ASSERT_EQ(ftruncate(fd, 5), 0);
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_atim.tv_sec, 1600000000);
+  ASSERT_EQ(close(fd), 0);
+
+  for (const std::string name : {"s", "t"}) {
+    SCOPED_TRACE(name);
+    ASSERT_EQ(stat(M(name).c_str(), &st), 0);
+    EXPECT_EQ(st.st_atim.tv_sec, 1600000000);
+    EXPECT_GE(st.st_mtim.tv_sec, start_ms / 1000);
+    auto cst = client_->Stat("/" + name);
+    ASSERT_TRUE(cst.ok()) << cst.status();
+    EXPECT_EQ(cst->atime_ms, 1600000000000);
+    EXPECT_GE(cst->mtime_ms, start_ms);
+  }
+  EXPECT_EQ(ReadFile(M("s")), "abcdef");
+  EXPECT_EQ(ReadFile(M("t")), "XY234");
+}
+
 // Times before 1970 (negative milliseconds) set through the mount are reported and stored
 // like any other. They were left out of setattr's reply and dropped for a file still being
 // written, and -1 ms meant "unchanged" in the mount.
