@@ -65,7 +65,7 @@ Status DataNode::Start() {
   bso.reserved_bytes_per_volume = options_.reserved_bytes_per_volume;
   bso.capacity_bytes_per_volume_for_tests = options_.capacity_bytes_per_volume_for_tests;
   ASSIGN_OR_RETURN(store_, BlockStore::Open(bso));
-  channels_ = std::make_unique<DataNodeChannels>();
+  channels_ = std::make_unique<DataNodeChannels>(options_.peer_keepalive_ms);
   background_ = std::make_unique<BackgroundTasks>();
 
   heartbeater_ = std::make_unique<Heartbeater>(
@@ -89,6 +89,7 @@ Status DataNode::Start() {
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
   builder.RegisterService(service_.get());
+  AllowDataKeepalive(&builder);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     return absl::UnavailableError(

@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
   app.add_option("--scan-period-ms", o.scan_period_ms)->capture_default_str();
   app.add_option("--scan-bytes-per-sec", o.scan_bytes_per_sec)->capture_default_str();
   app.add_option("--volume-check-interval-ms", o.volume_check_interval_ms)->capture_default_str();
+  app.add_option("--peer-keepalive-ms", o.peer_keepalive_ms,
+                 "Ping other DataNodes of a pipeline this often; one silent this long has failed")
+      ->capture_default_str();
   app.add_option("--write-delay-ms", o.write_delay_ms_for_tests,
                  "Sleep before each packet write (tests: a slow DataNode)");
   CLI11_PARSE(app, argc, argv);

@@ -8,6 +8,9 @@ Status DataNodeOptions::Validate() const {
   if (volumes.empty()) return absl::InvalidArgumentError("at least one --volume is required");
   if (namenode.empty()) return absl::InvalidArgumentError("--namenode is required");
   if (port < 0 || port > 65535) return absl::InvalidArgumentError(absl::StrCat("bad port ", port));
+  if (peer_keepalive_ms < 100) {
+    return absl::InvalidArgumentError("--peer-keepalive-ms must be at least 100");
+  }
   if (heartbeat_interval_ms <= 0 || block_report_interval_ms <= 0) {
     return absl::InvalidArgumentError("intervals must be positive");
   }

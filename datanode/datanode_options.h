@@ -29,6 +29,8 @@ struct DataNodeOptions {
   int64_t volume_check_interval_ms = 10000;
   int max_replication_streams = 4;
   size_t forward_queue_bytes = 256 << 20;  // async followers may lag this far
+  // Keepalive of connections to other DataNodes (see common/datanode_channels.h).
+  int64_t peer_keepalive_ms = 10000;
   // Tests: sleep this long before writing each packet (a deliberately slow DataNode).
   int64_t write_delay_ms_for_tests = 0;
 

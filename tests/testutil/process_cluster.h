@@ -81,6 +81,7 @@ class ProcessCluster {
   pid_t namenode_pid() const { return namenode_.pid; }
   int num_datanodes() const { return static_cast<int>(datanodes_.size()); }
   std::string datanode_address(int i) const;
+  pid_t datanode_pid(int i) const { return datanodes_[static_cast<size_t>(i)].pid; }
   const std::string& root_dir() const { return root_; }
   const std::string& bin_dir() const { return bin_dir_; }
   std::string cli_binary() const { return bin_dir_ + "/cairn"; }
