@@ -295,11 +295,12 @@ Status FileSystemImpl::SetOwner(const std::string& path, const std::string& owne
   return Call(&NameNodeService::Stub::SetOwner, req, &resp, true);
 }
 
-Status FileSystemImpl::SetTimes(const std::string& path, int64_t mtime_ms, int64_t atime_ms) {
+Status FileSystemImpl::SetTimes(const std::string& path, std::optional<int64_t> mtime_ms,
+                                std::optional<int64_t> atime_ms) {
   cairn::v1::SetTimesRequest req;
   req.set_path(path);
-  req.set_mtime_ms(mtime_ms);
-  req.set_atime_ms(atime_ms);
+  if (mtime_ms) req.set_mtime_ms(*mtime_ms);
+  if (atime_ms) req.set_atime_ms(*atime_ms);
   cairn::v1::SetTimesResponse resp;
   return Call(&NameNodeService::Stub::SetTimes, req, &resp, true);
 }

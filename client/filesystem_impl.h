@@ -39,7 +39,8 @@ class FileSystemImpl final : public FileSystem {
   Status SetPermission(const std::string& path, uint32_t mode) override;
   Status SetOwner(const std::string& path, const std::string& owner,
                   const std::string& group) override;
-  Status SetTimes(const std::string& path, int64_t mtime_ms, int64_t atime_ms) override;
+  Status SetTimes(const std::string& path, std::optional<int64_t> mtime_ms,
+                  std::optional<int64_t> atime_ms) override;
   Status CreateSymlink(const std::string& target, const std::string& link_path) override;
   Status Touch(const std::string& path) override;
   StatusOr<std::unique_ptr<OutputStream>> Create(const std::string& path,

@@ -102,12 +102,7 @@ int64_t ToMillis(const struct timespec& ts) {
 
 Status SetTimes(client::FileSystem* fs, const std::string& path, std::optional<int64_t> mtime_ms,
                 std::optional<int64_t> atime_ms) {
-  constexpr int64_t kUnchanged = -1;  // SetTimesRequest's sentinel
-  if (mtime_ms == kUnchanged || atime_ms == kUnchanged) {
-    LOG(WARNING) << path << ": a time of -1 ms cannot be stored (the NameNode reads it as "
-                 << "\"unchanged\")";
-  }
-  return fs->SetTimes(path, mtime_ms.value_or(kUnchanged), atime_ms.value_or(kUnchanged));
+  return fs->SetTimes(path, mtime_ms, atime_ms);
 }
 
 namespace {

@@ -500,8 +500,8 @@ void NamespaceOps::SetOwner(const cairn::v1::SetOwnerRequest& req, cairn::v1::Se
 void NamespaceOps::SetTimes(const cairn::v1::SetTimesRequest& req, cairn::v1::SetTimesResponse*,
                             Done done) {
   UpdateInode("SetTimes", req, req.path(), [&req](InodeRecord& inode) -> Status {
-    if (req.mtime_ms() != -1) inode.set_mtime_ms(req.mtime_ms());
-    if (req.atime_ms() != -1) inode.set_atime_ms(req.atime_ms());
+    if (req.has_mtime_ms()) inode.set_mtime_ms(req.mtime_ms());
+    if (req.has_atime_ms()) inode.set_atime_ms(req.atime_ms());
     return absl::OkStatus();
   }, std::move(done));
 }

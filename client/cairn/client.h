@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -169,7 +170,9 @@ class FileSystem {
   virtual Status SetOwner(const std::string& path, const std::string& owner,
                           const std::string& group) = 0;
   // -1 leaves a time unchanged. Milliseconds since the epoch.
-  virtual Status SetTimes(const std::string& path, int64_t mtime_ms, int64_t atime_ms) = 0;
+  // Milliseconds since the epoch (negative: before 1970); nullopt leaves a time unchanged.
+  virtual Status SetTimes(const std::string& path, std::optional<int64_t> mtime_ms,
+                          std::optional<int64_t> atime_ms) = 0;
   virtual Status CreateSymlink(const std::string& target, const std::string& link_path) = 0;
   // Creates an empty, closed file if `path` does not exist, else sets its times to now.
   virtual Status Touch(const std::string& path) = 0;

@@ -483,8 +483,7 @@ TEST_F(FuseSemanticsTest, TimesBefore1970) {
   EXPECT_EQ(ms(st.st_mtim), -99750);
   EXPECT_EQ(client_->Stat("/c")->mtime_ms, -99750);
 
-  // Exactly -1 ms is a time like any other in the mount. (The NameNode protocol reads -1 as
-  // "unchanged", so the NameNode does not store it: only the mount's reply is checked.)
+  // Exactly -1 ms is a time like any other, in the mount and in the NameNode.
   const struct timespec minus_1ms[2] = {{-1, 999000000}, {-1, 999000000}};
   fd = open(M("m").c_str(), O_WRONLY | O_CREAT, 0644);
   ASSERT_GE(fd, 0);
@@ -494,6 +493,10 @@ TEST_F(FuseSemanticsTest, TimesBefore1970) {
   EXPECT_EQ(ms(st.st_atim), -1);
   EXPECT_EQ(ms(st.st_mtim), -1);
   ASSERT_EQ(close(fd), 0);
+  auto stored = client_->Stat("/m");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->mtime_ms, -1);
+  EXPECT_EQ(stored->atime_ms, -1);
 }
 
 // A directory's attributes through the mount right after changes made in it: the mount

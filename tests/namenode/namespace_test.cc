@@ -14,6 +14,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -231,11 +232,12 @@ class NamespaceTest : public ::testing::Test {
     return Mutation("SetOwner", &NamespaceOps::SetOwner, req, &resp);
   }
 
-  Status SetTimes(const std::string& path, int64_t mtime_ms, int64_t atime_ms) {
+  Status SetTimes(const std::string& path, std::optional<int64_t> mtime_ms,
+                  std::optional<int64_t> atime_ms) {
     cairn::v1::SetTimesRequest req;
     req.set_path(path);
-    req.set_mtime_ms(mtime_ms);
-    req.set_atime_ms(atime_ms);
+    if (mtime_ms) req.set_mtime_ms(*mtime_ms);
+    if (atime_ms) req.set_atime_ms(*atime_ms);
     cairn::v1::SetTimesResponse resp;
     return Mutation("SetTimes", &NamespaceOps::SetTimes, req, &resp);
   }
@@ -1497,11 +1499,11 @@ TEST_F(NamespaceTest, SetTimes) {
   EXPECT_EQ(got->atime_ms(), 5678);
   EXPECT_GT(got->ctime_ms(), f.ctime_ms());
   const int64_t ctime1 = got->ctime_ms();
-  // -1 leaves a time unchanged.
-  ASSERT_OK(SetTimes("/f", -1, 9999));
+  // An absent time is left unchanged.
+  ASSERT_OK(SetTimes("/f", std::nullopt, 9999));
   EXPECT_EQ(Info("/f")->mtime_ms(), 1234);
   EXPECT_EQ(Info("/f")->atime_ms(), 9999);
-  ASSERT_OK(SetTimes("/f", 4321, -1));
+  ASSERT_OK(SetTimes("/f", 4321, std::nullopt));
   EXPECT_EQ(Info("/f")->mtime_ms(), 4321);
   EXPECT_EQ(Info("/f")->atime_ms(), 9999);
   EXPECT_GE(Info("/f")->ctime_ms(), ctime1);
@@ -1519,13 +1521,19 @@ TEST_F(NamespaceTest, SetTimes) {
 }
 
 TEST_F(NamespaceTest, SetTimesAcceptsTimesBeforeTheEpoch) {
-  // Only -1 means "unchanged"; other negative values are times before 1970 (touch -d 1969).
+  // Negative values are times before 1970 (touch -d 1969), -1 ms included: "unchanged" is an
+  // absent field, not a value.
   ASSERT_OK(Create("/f"));
   ASSERT_OK(SetTimes("/f", -5000, -86400000));
   auto got = Info("/f");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->mtime_ms(), -5000);
   EXPECT_EQ(got->atime_ms(), -86400000);
+  ASSERT_OK(SetTimes("/f", -1, -1));
+  got = Info("/f");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->mtime_ms(), -1);
+  EXPECT_EQ(got->atime_ms(), -1);
 }
 
 // Test-only mutation: gives the file at `path` `n` complete blocks, as AddBlock/CompleteFile

@@ -410,7 +410,7 @@ Status ProcessCluster::WaitForLiveDataNodes(int n, int64_t timeout_ms) {
 Status ProcessCluster::WaitForNameNodeWritable(int64_t timeout_ms) {
   // A mutation that changes nothing; refused (UNAVAILABLE) while in safemode.
   return PollNameNode(timeout_ms, "the NameNode to become writable",
-                      [](client::FileSystem* fs) { return fs->SetTimes("/", -1, -1); });
+                      [](client::FileSystem* fs) { return fs->SetTimes("/", std::nullopt, std::nullopt); });
 }
 
 CliResult ProcessCluster::RunCli(const std::vector<std::string>& args,
