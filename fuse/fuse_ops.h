@@ -76,6 +76,8 @@ class CairnFs {
               struct fuse_file_info* fi);
 
  private:
+  static constexpr uint32_t kListPage = 2000;  // entries per ListPage call
+  // An open directory's listing (fuse_dir_ops.cc).
   struct DirHandle;
 
   // Adds entries from offset `off` to *buf (at most its size); *used is what was filled.
