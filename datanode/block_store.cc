@@ -509,38 +509,39 @@ StatusOr<std::unique_ptr<ReplicaReader>> StoreCore::OpenReplica(uint64_t block_i
       });
 }
 
+StoreCore::DetachedFiles StoreCore::DetachLocked(Replica* rep) {
+  DetachedFiles f{rep->volume, BlockName(rep->block_id, rep->generation_stamp), rep->data_path,
+                  rep->crc_path};
+  RemoveLocked(rep);
+  return f;
+}
+
+Status StoreCore::UnlinkDetached(const DetachedFiles& f) {
+  return UnlinkFiles(f.volume, f.name, f.data_path, f.crc_path);
+}
+
 Status StoreCore::RemoveWritten(Replica* rep, uint64_t epoch, absl::string_view name) {
-  int volume;
-  std::string gs_name, data_path, crc_path;
+  DetachedFiles files;
   {
     absl::MutexLock l(&mu_);
     if (rep->removed || rep->writer_epoch != epoch || rep->state == ReplicaState::kFinalized) {
       return absl::FailedPreconditionError(
           absl::StrCat(name, ": not this writer's replica any more; left alone"));
     }
-    volume = rep->volume;
-    gs_name = BlockName(rep->block_id, rep->generation_stamp);
-    data_path = rep->data_path;
-    crc_path = rep->crc_path;
-    RemoveLocked(rep);
+    files = DetachLocked(rep);
   }
-  return UnlinkFiles(volume, gs_name, data_path, crc_path);
+  return UnlinkDetached(files);
 }
 
 Status StoreCore::DeleteReplica(uint64_t block_id) {
   return WithReplicaLocked<Status>(
       block_id, IdName(block_id), [&](const std::shared_ptr<Replica>& rep) -> Status {
-        int volume;
-        std::string name, data_path, crc_path;
+        DetachedFiles files;
         {
           absl::MutexLock l(&mu_);
-          volume = rep->volume;
-          name = BlockName(block_id, rep->generation_stamp);
-          data_path = rep->data_path;
-          crc_path = rep->crc_path;
-          RemoveLocked(rep.get());
+          files = DetachLocked(rep.get());
         }
-        return UnlinkFiles(volume, name, data_path, crc_path);
+        return UnlinkDetached(files);
       });
 }
 

@@ -208,6 +208,14 @@ class StoreCore {
       ABSL_LOCKS_EXCLUDED(mu_);
   // Removes `rep` from the map and the volume's usage; `rep` must be current.
   void RemoveLocked(Replica* rep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A removed replica's files, to unlink once mu_ is released.
+  struct DetachedFiles {
+    int volume = 0;
+    std::string name, data_path, crc_path;
+  };
+  // RemoveLocked, returning the files. REQUIRES: rep->io_mu held (for UnlinkDetached).
+  DetachedFiles DetachLocked(Replica* rep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status UnlinkDetached(const DetachedFiles& f) ABSL_LOCKS_EXCLUDED(mu_);
   // Removes a replica's files. REQUIRES: rep's io_mu held, rep already removed.
   Status UnlinkFiles(int volume, const std::string& name, const std::string& data_path,
                      const std::string& crc_path);

@@ -190,6 +190,11 @@ class ReplicaWriterImpl final : public ReplicaWriter {
   Status Err(int err, absl::string_view what) {
     return s_.core->IoError(s_.volume, err, s_.name, what);
   }
+  void CloseFiles() {
+    closed_ = true;
+    s_.data_fd.Close();
+    s_.crc_fd.Close();
+  }
   Status CheckOpen() const {
     if (closed_) return absl::FailedPreconditionError(absl::StrCat(s_.name, ": writer is closed"));
     return absl::OkStatus();
@@ -364,9 +369,7 @@ Status ReplicaWriterImpl::Finalize() {
     RETURN_IF_ERROR(s_.core->CheckWriter(*s_.rep, s_.epoch, s_.name));
     RETURN_IF_ERROR(s_.core->MoveToFinalized(s_.rep.get(), s_.epoch, s_.name));
   }
-  closed_ = true;
-  s_.data_fd.Close();
-  s_.crc_fd.Close();
+  CloseFiles();
   return absl::OkStatus();
 }
 
@@ -375,9 +378,7 @@ Status ReplicaWriterImpl::Abandon() {
   absl::MutexLock io(&s_.rep->io_mu);
   RETURN_IF_ERROR(s_.core->CheckWriter(*s_.rep, s_.epoch, s_.name));
   RETURN_IF_ERROR(s_.core->RemoveWritten(s_.rep.get(), s_.epoch, s_.name));
-  closed_ = true;
-  s_.data_fd.Close();
-  s_.crc_fd.Close();
+  CloseFiles();
   return absl::OkStatus();
 }
 
