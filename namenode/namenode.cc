@@ -63,6 +63,7 @@ Status NameNode::Start() {
   so.sync = options_.sync_metadata;
   so.read_cache_entries = options_.read_cache_entries;
   so.journal_retain_txns = options_.journal_retain_txns;
+  so.log_preallocate_bytes = options_.log_preallocate_bytes;
   ASSIGN_OR_RETURN(store_, NamespaceStore::Open(so));
   ns_ = std::make_unique<NamespaceOps>(store_.get(), options_.namespace_ops);
 

@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
   app.add_option("--read-cache-entries", o.read_cache_entries,
                  "Inodes and directory entries kept in memory for reads (0 = none)")
       ->capture_default_str();
+  app.add_option("--log-preallocate-bytes", o.log_preallocate_bytes,
+                 "Zero-fill the metadata log this far ahead of its writer, so syncs need not "
+                 "grow the file (0 = off)")
+      ->capture_default_str();
   app.add_option("--journal-retain-txns", o.journal_retain_txns,
                  "Newest journal records kept (0 = all)")
       ->capture_default_str();

@@ -18,6 +18,7 @@ struct NameNodeOptions {
   int rpc_threads = 2;                    // completion-queue threads serving RPCs
   size_t read_cache_entries = 1 << 18;    // namespace keys cached in memory for reads
   uint64_t journal_retain_txns = 1000000; // newest journal records kept (0 = all)
+  size_t log_preallocate_bytes = 1 << 20; // log files zero-filled this far ahead (0 = off)
   NamespaceOpsOptions namespace_ops;
   // Liveness (DataNodes).
   int64_t heartbeat_interval_ms = 1000;   // what DataNodes are told to use

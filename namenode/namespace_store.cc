@@ -5,6 +5,7 @@
 #include <google/protobuf/message.h>
 #include <leveldb/cache.h>
 #include <leveldb/db.h>
+#include <leveldb/env.h>
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
 
@@ -15,6 +16,7 @@
 #include "common/logging.h"
 #include "common/path.h"
 #include "namenode/key_codec.h"
+#include "namenode/preallocated_log_env.h"
 
 namespace cairn::namenode {
 
@@ -209,7 +211,12 @@ Status NamespaceStore::Init() {
   leveldb::Options opts;
   opts.create_if_missing = true;
   opts.paranoid_checks = true;
-  if (options_.env) opts.env = options_.env;
+  if (options_.env) {
+    opts.env = options_.env;
+  } else if (options_.log_preallocate_bytes > 0) {
+    log_env_ = NewPreallocatedLogEnv(leveldb::Env::Default(), options_.log_preallocate_bytes);
+    opts.env = log_env_.get();
+  }
   cache_.reset(leveldb::NewLRUCache(options_.block_cache_bytes));
   kv_cache_ = std::make_unique<KvCache>(options_.read_cache_entries);
   opts.block_cache = cache_.get();

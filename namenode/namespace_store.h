@@ -64,6 +64,9 @@ struct NamespaceStoreOptions {
   // Journal records kept: the newest this many transactions; older ones are deleted a few
   // thousand per written group. 0 = keep every record.
   uint64_t journal_retain_txns = 1000000;
+  // LevelDB's log files are zero-filled this far ahead of the writer, so a sync rarely grows
+  // the file (see preallocated_log_env.h); 0 = off. Only with the default `env`.
+  size_t log_preallocate_bytes = 1 << 20;
 };
 
 class NamespaceStore;
@@ -195,6 +198,7 @@ class NamespaceStore {
   StatusOr<std::optional<std::string>> GetUncached(const std::string& key) const;
 
   const NamespaceStoreOptions options_;
+  std::unique_ptr<leveldb::Env> log_env_;  // outlives db_
   std::unique_ptr<leveldb::Cache> cache_;
   std::unique_ptr<const leveldb::FilterPolicy> filter_;
   std::unique_ptr<leveldb::DB> db_;
