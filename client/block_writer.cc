@@ -1,5 +1,7 @@
 #include "client/block_writer.h"
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 #include "client/filesystem_impl.h"
 #include "client/rpc_retry.h"
@@ -57,9 +59,15 @@ cairn::v1::Block BlockWriter::block() const {
   return b;
 }
 
-Status BlockWriter::OpenStream(bool recovery) {
+Status BlockWriter::OpenStream(bool recovery, const Pending* only_packet) {
   if (pipeline_.empty()) return absl::UnavailableError("no DataNodes left in the pipeline");
   ctx_ = std::make_unique<grpc::ClientContext>();
+  one_shot_ = only_packet != nullptr;
+  if (one_shot_) {
+    // Nobody else watches the time: the whole stream gets the no-progress deadline.
+    ctx_->set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(fs_->options().data_timeout_ms));
+  }
   stream_ = fs_->datanodes()->Get(pipeline_[0].address())->WriteBlock(ctx_.get());
   {
     absl::MutexLock l(&mu_);
@@ -76,8 +84,15 @@ Status BlockWriter::OpenStream(bool recovery) {
   h->set_min_replicas(Needed());
   h->set_recovery(recovery);
   h->set_expected_length_bytes(target_.block_size);
-  acker_ = std::thread([this] { AckLoop(); });
-  if (!stream_->Write(req)) {
+  bool sent;
+  if (one_shot_) {
+    FillPacket(*only_packet, req.mutable_packet());
+    sent = stream_->Write(req, grpc::WriteOptions().set_last_message());
+  } else {
+    acker_ = std::thread([this] { AckLoop(); });
+    sent = stream_->Write(req);
+  }
+  if (!sent) {
     absl::MutexLock l(&mu_);
     broken_ = true;
   }
@@ -86,7 +101,7 @@ Status BlockWriter::OpenStream(bool recovery) {
 
 void BlockWriter::Finish() {
   if (!stream_) return;
-  stream_->WritesDone();
+  if (!one_shot_) stream_->WritesDone();  // (a one-shot stream's only write was its last)
   if (acker_.joinable()) acker_.join();
   stream_->Finish().ok();
   stream_.reset();
@@ -94,9 +109,9 @@ void BlockWriter::Finish() {
 }
 
 void BlockWriter::CloseStream() {
-  if (acker_.joinable()) {
+  if (acker_.joinable() || one_shot_) {
     if (ctx_) ctx_->TryCancel();
-    acker_.join();
+    if (acker_.joinable()) acker_.join();
   }
   stream_.reset();
   ctx_.reset();
@@ -126,28 +141,37 @@ void BlockWriter::AckLoop() {
   if (!unacked_.empty()) broken_ = true;
 }
 
-bool BlockWriter::WriteOne(const Pending& p) {
-  WriteBlockRequest req;
-  auto* pk = req.mutable_packet();
+void BlockWriter::FillPacket(const Pending& p, cairn::v1::Packet* pk) {
   pk->set_seqno(p.seqno);
   pk->set_offset_bytes(p.offset);
   pk->set_data(p.data);
   pk->set_last(p.last);
   pk->set_sync(p.sync);
   pk->set_crc32c(Crc32c(p.data.data(), p.data.size()));
+}
+
+bool BlockWriter::WriteOne(const Pending& p) {
+  WriteBlockRequest req;
+  FillPacket(p, req.mutable_packet());
   return stream_->Write(req);
 }
 
 Status BlockWriter::Send(std::string data, bool last, bool sync) {
   if (broken_for_good_) return absl::UnavailableError("the block's pipeline failed");
-  if (!stream_) RETURN_IF_ERROR(OpenStream(false));
+  const bool whole_block = !stream_ && last && next_seqno_ == 0;
+  if (!stream_ && !whole_block) RETURN_IF_ERROR(OpenStream(false));
   Pending p{next_seqno_++, sent_bytes_, std::move(data), last, sync};
   sent_bytes_ += p.data.size();
   {
     absl::MutexLock l(&mu_);
     unacked_.push_back(p);
   }
-  bool ok = WriteOne(p);
+  bool ok = true;
+  if (whole_block) {
+    RETURN_IF_ERROR(OpenStream(false, &p));
+  } else {
+    ok = WriteOne(p);
+  }
   bool broken = false;
   {
     absl::MutexLock l(&mu_);
@@ -160,6 +184,22 @@ Status BlockWriter::Send(std::string data, bool last, bool sync) {
 Status BlockWriter::WaitAll() {
   if (broken_for_good_) return absl::UnavailableError("the block's pipeline failed");
   if (!stream_) return absl::OkStatus();
+  if (one_shot_) {
+    // No ack thread: read the acknowledgement (and the stream's end) here, within the
+    // stream's deadline.
+    bool done;
+    {
+      absl::MutexLock l(&mu_);
+      done = stream_done_ || broken_;
+    }
+    if (!done) AckLoop();
+    {
+      absl::MutexLock l(&mu_);
+      if (unacked_.empty()) return absl::OkStatus();
+    }
+    // Recovery opens an ordinary stream; the loop below waits for it.
+    RETURN_IF_ERROR(Recover());
+  }
   while (true) {
     bool broken = false;
     {

@@ -69,11 +69,15 @@ class BlockWriter {
     bool last;
     bool sync;
   };
-  Status OpenStream(bool recovery);
+  // Starts a stream through pipeline_. With `only_packet`, the block's one and only packet goes
+  // with the header as the stream's last message and no ack thread is started: WaitAll reads
+  // the acknowledgement itself (a small file's block: one message each way, no thread).
+  Status OpenStream(bool recovery, const Pending* only_packet = nullptr);
   void CloseStream();
   void AckLoop();
   Status Recover();
   bool WriteOne(const Pending& p);
+  static void FillPacket(const Pending& p, cairn::v1::Packet* pk);
   uint32_t Needed() const;
 
   FileSystemImpl* const fs_;
@@ -89,6 +93,7 @@ class BlockWriter {
   std::unique_ptr<grpc::ClientReaderWriter<cairn::v1::WriteBlockRequest,
                                            cairn::v1::WriteBlockResponse>> stream_;
   std::thread acker_;
+  bool one_shot_ = false;  // the stream was opened with its only packet (see OpenStream)
 
   mutable absl::Mutex mu_;
   std::deque<Pending> unacked_ ABSL_GUARDED_BY(mu_);

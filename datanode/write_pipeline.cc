@@ -188,9 +188,15 @@ grpc::Status RunWritePipeline(const PipelineEnv& env, grpc::ServerContext* ctx,
   Status local;
   bool got_last = false;
   uint64_t expected_offset = already_finalized ? finalized_length : (*writer)->length();
-  while (!got_last && stream->Read(&req)) {
-    if (!req.has_packet()) {
-      local = absl::InvalidArgumentError(absl::StrCat(name, ": message without a packet"));
+  // The header may carry the first packet (a block sent in one message); later messages
+  // carry packets only.
+  bool pending = req.has_packet();
+  req.clear_header();
+  while (!got_last && (pending || stream->Read(&req))) {
+    pending = false;
+    if (!req.has_packet() || req.has_header()) {
+      local = absl::InvalidArgumentError(
+          absl::StrCat(name, ": a message after the first must carry a packet and no header"));
       break;
     }
     const cairn::v1::Packet& p = req.packet();
