@@ -10,7 +10,7 @@ PACKAGES=(
   libleveldb-dev libsnappy-dev
   libfuse3-dev fuse3
   libgtest-dev libgmock-dev libbenchmark-dev
-  libisal-dev libcli11-dev libgoogle-glog-dev
+  libisal-dev libcli11-dev libgoogle-glog-dev libgoogle-perftools-dev
   fio bindfs sqlite3 rsync procps psmisc bc
 )
 
