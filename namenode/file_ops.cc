@@ -472,6 +472,7 @@ void FileOps::GetFsStats(const cairn::v1::GetFsStatsRequest&, cairn::v1::GetFsSt
   }
   const BlockCounts c = blocks_->Counts();
   resp->set_blocks(c.total + c.under_construction);
+  resp->set_files(store_->inode_count());
   done(absl::OkStatus());
 }
 

@@ -184,14 +184,22 @@ StatusOr<std::vector<std::pair<std::string, uint64_t>>> Txn::Children(uint64_t d
 void Txn::PutInode(const InodeRecord& inode) {
   staged_[InodeKey(inode.inode_id())] = inode.SerializeAsString();
 }
-void Txn::DeleteInode(uint64_t id) { staged_[InodeKey(id)] = std::nullopt; }
+void Txn::DeleteInode(uint64_t id) {
+  auto [it, inserted] = staged_.try_emplace(InodeKey(id), std::nullopt);
+  if (!inserted && !it->second) return;  // deleted twice by this mutation: counted once
+  it->second = std::nullopt;
+  --inode_delta_;
+}
 void Txn::PutChild(uint64_t parent_id, absl::string_view name, const InodeRecord& child) {
   staged_[EntryKey(parent_id, name)] = EncodeEntry(child);
 }
 void Txn::DeleteChild(uint64_t parent_id, absl::string_view name) {
   staged_[EntryKey(parent_id, name)] = std::nullopt;
 }
-uint64_t Txn::NewInodeId() { return store_->next_inode_id_++; }
+uint64_t Txn::NewInodeId() {
+  ++inode_delta_;  // every new id names an inode this mutation creates
+  return store_->next_inode_id_++;
+}
 uint64_t Txn::NewBlockId() { return store_->next_block_id_++; }
 uint64_t Txn::NewGenerationStamp() { return store_->next_gen_stamp_++; }
 
@@ -230,13 +238,28 @@ Status NamespaceStore::Init() {
 
   uint64_t last_txid = 0;
   ASSIGN_OR_RETURN(std::optional<std::string> counters, GetUncached(MetaKey("counters")));
+  // 40 bytes: last txid, next inode id, next block id, next generation stamp, inode count.
+  // 32 bytes (written before the inode count was kept): the inodes are counted below.
+  bool count_known = !counters;  // a new namespace: 0 until the root is made
   if (counters) {
-    if (counters->size() != 32 || !DecodeU64(counters->substr(0, 8), &last_txid) ||
+    uint64_t count = 0;
+    if ((counters->size() != 32 && counters->size() != 40) ||
+        !DecodeU64(counters->substr(0, 8), &last_txid) ||
         !DecodeU64(counters->substr(8, 8), &next_inode_id_) ||
         !DecodeU64(counters->substr(16, 8), &next_block_id_) ||
-        !DecodeU64(counters->substr(24, 8), &next_gen_stamp_)) {
+        !DecodeU64(counters->substr(24, 8), &next_gen_stamp_) ||
+        (counters->size() == 40 && !DecodeU64(counters->substr(32, 8), &count))) {
       return absl::DataLossError("namespace counters are unreadable");
     }
+    count_known = counters->size() == 40;
+    inode_count_ = count;
+  }
+  if (!count_known) {
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    uint64_t count = 0;
+    for (it->Seek("I"); it->Valid() && it->key().starts_with("I"); it->Next()) ++count;
+    RETURN_IF_ERROR(FromLevelDb(it->status(), "inode count"));
+    inode_count_ = count;
   }
   next_txid_ = last_txid + 1;
   durable_txid_ = last_txid;
@@ -262,6 +285,7 @@ Status NamespaceStore::Init() {
   if (!root) {
     cairn::v1::InodeRecord req;  // journal payload: the root inode itself
     return CommitAndWait("Format", req, [](Txn& txn) -> Status {
+      txn.inode_delta_ = 1;  // the root (its id is fixed, not taken from NewInodeId)
       InodeRecord inode;
       inode.set_inode_id(kRootInodeId);
       inode.set_parent_id(kRootInodeId);
@@ -381,6 +405,8 @@ Status NamespaceStore::Apply(Pending& p, leveldb::WriteBatch* batch) {
   rec.set_request(std::move(p.request));
   batch->Put(JournalKey(txid), rec.SerializeAsString());
   next_txid_ = txid + 1;
+  inode_count_.store(inode_count_.load(std::memory_order_relaxed) + txn.inode_delta_,
+                     std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
@@ -422,9 +448,10 @@ void NamespaceStore::RunGroup(std::vector<Pending>& group) {
   changes.swap(group_staged_);
   if (wrote && fatal_.ok()) {
     // The whole group: one log record, one write, one sync.
-    // last txid, next inode id, next block id, next generation stamp.
+    // last txid, next inode id, next block id, next generation stamp, inode count.
     batch.Put(MetaKey("counters"), EncodeU64(next_txid_ - 1) + EncodeU64(next_inode_id_) +
-                                       EncodeU64(next_block_id_) + EncodeU64(next_gen_stamp_));
+                                       EncodeU64(next_block_id_) + EncodeU64(next_gen_stamp_) +
+                                       EncodeU64(inode_count()));
     const uint64_t trimmed_to = TrimJournal(&batch);
     leveldb::WriteOptions wo;
     wo.sync = options_.sync;

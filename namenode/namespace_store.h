@@ -104,6 +104,7 @@ class Txn {
   NamespaceStore* store_;
   int64_t now_ms_;
   std::map<std::string, std::optional<std::string>> staged_;  // nullopt = delete
+  int64_t inode_delta_ = 0;  // inodes created minus inodes deleted by this Txn
 };
 
 class NamespaceStore {
@@ -166,6 +167,9 @@ class NamespaceStore {
                                                                size_t max) const;
   // The highest transaction id that is durable.
   uint64_t last_txid() const;
+  // Inodes in the namespace (files, directories, symlinks; the root included), as of the
+  // newest committed mutation.
+  uint64_t inode_count() const { return inode_count_.load(std::memory_order_relaxed); }
   // The oldest transaction id whose journal record is kept (last_txid() + 1 if none is).
   uint64_t first_journal_txid() const;
 
@@ -212,6 +216,7 @@ class NamespaceStore {
   uint64_t next_inode_id_ = 2;
   uint64_t next_block_id_ = 1;
   uint64_t next_gen_stamp_ = 1;
+  std::atomic<uint64_t> inode_count_{0};  // written by the committer (and Init)
   std::atomic<uint64_t> durable_txid_{0};
   std::atomic<uint64_t> first_journal_txid_{1};  // written by the committer (and Init)
   Status fatal_;  // set when a write or sync failed: all later mutations fail

@@ -101,7 +101,7 @@ struct FsStats {
   uint64_t remaining = 0;
   uint32_t live_datanodes = 0;
   uint32_t dead_datanodes = 0;
-  uint64_t files = 0;
+  uint64_t files = 0;   // inodes in the namespace: files, directories, symlinks, the root
   uint64_t blocks = 0;
 };
 

@@ -788,6 +788,27 @@ TEST_F(FuseSemanticsTest, StatfsReportsClusterCapacity) {
   EXPECT_NE(df.find(std::to_string(2ull * (64 << 20))), std::string::npos) << df;
 }
 
+// `df -i` counts the namespace's inodes: the root, then every file, directory and symlink.
+TEST_F(FuseSemanticsTest, StatfsCountsUsedInodes) {
+  ASSERT_NO_FATAL_FAILURE(StartMount());
+  auto used = [&] {
+    struct statvfs sv;
+    if (statvfs(mount_.dir().c_str(), &sv) != 0) return uint64_t{0};
+    return static_cast<uint64_t>(sv.f_files - sv.f_ffree);
+  };
+  const uint64_t before = used();
+  EXPECT_GE(before, 1u) << "the root at least";
+  ASSERT_EQ(mkdir(M("d").c_str(), 0755), 0);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(WriteFile(M("d/f" + std::to_string(i)), "x"), 0);
+  ASSERT_EQ(symlink("d/f0", M("link").c_str()), 0);
+  // (statfs answers may be cached for a moment)
+  EXPECT_TRUE(WaitFor([&] { return used() == before + 7; }, 10000)) << used() << " vs " << before;
+  ASSERT_EQ(unlink(M("d/f0").c_str()), 0);
+  EXPECT_TRUE(WaitFor([&] { return used() == before + 6; }, 10000)) << used() << " vs " << before;
+  std::string df = Sh("df -i " + Quote(mount_.dir()));
+  EXPECT_NE(df.find(absl::StrCat(" ", before + 6, " ")), std::string::npos) << df;
+}
+
 TEST_F(FuseSemanticsTest, SigtermWritesBackOpenFilesAndUnmounts) {
   ASSERT_NO_FATAL_FAILURE(StartMount());
   ASSERT_EQ(WriteFile(M("staged"), "0000000000"), 0);
