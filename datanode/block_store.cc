@@ -104,6 +104,13 @@ int StoreCore::RenamePair(const std::string& from_data, const std::string& from_
   return 0;
 }
 
+int StoreCore::CreateFile(int volume, const std::string& path, int* fd) {
+  if (file_pool_ && file_pool_->Take(volume, path) && OpenFile(path, O_RDWR | O_TRUNC, fd) == 0) {
+    return 0;
+  }
+  return OpenFile(path, O_RDWR | O_CREAT | O_TRUNC, fd);
+}
+
 Status StoreCore::UnlinkFiles(int volume, const std::string& name, const std::string& data_path,
                               const std::string& crc_path) {
   // Data first: a .crc left alone by a crash is ignored at the next Open.
@@ -330,7 +337,7 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::CreateReplica(uint64_t block
     int err = 0;
     std::string what;
     int fd;
-    if ((err = OpenFile(rep->crc_path, O_RDWR | O_CREAT | O_TRUNC, &fd)) != 0) {
+    if ((err = CreateFile(volume, rep->crc_path, &fd)) != 0) {
       what = "create checksums";
     } else {
       s.crc_fd = ScopedFd(fd);
@@ -338,7 +345,7 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::CreateReplica(uint64_t block
       EncodeCrcHeader(options_.bytes_per_checksum, header);
       if ((err = PWriteFull(fd, header, sizeof(header), 0)) != 0) {
         what = "write checksum header";
-      } else if ((err = OpenFile(rep->data_path, O_RDWR | O_CREAT | O_TRUNC, &fd)) != 0) {
+      } else if ((err = CreateFile(volume, rep->data_path, &fd)) != 0) {
         what = "create data";
       } else {
         s.data_fd = ScopedFd(fd);

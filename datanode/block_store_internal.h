@@ -25,6 +25,7 @@
 #include "common/scoped_fd.h"
 #include "common/status.h"
 #include "datanode/block_store.h"
+#include "datanode/replica_file_pool.h"
 
 namespace cairn::datanode::internal {
 
@@ -234,8 +235,13 @@ class StoreCore {
   StatusOr<std::unique_ptr<ReplicaReader>> OpenReader(const std::shared_ptr<Replica>& rep);
   ReplicaInfo InfoLocked(const Replica& rep) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Creates (or takes from the file pool) and opens read-write an empty file at `path` of
+  // `volume`. Returns 0 or errno.
+  int CreateFile(int volume, const std::string& path, int* fd);
+
   const BlockStoreOptions options_;
   std::vector<VolumePaths> paths_;  // immutable after Init
+  std::unique_ptr<ReplicaFilePool> file_pool_;  // null: off (set by Init)
   std::weak_ptr<StoreCore> self_;   // for handing shared ownership to writers and readers
 
   absl::Mutex mu_;

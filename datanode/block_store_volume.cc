@@ -399,6 +399,13 @@ Status StoreCore::Init(std::shared_ptr<StoreCore> self) {
   }
   LOG(INFO) << "block store: " << replicas_.size() << " replicas on " << n - failures.size()
             << " of " << n << " volumes";
+  if (options_.file_pool_size > 0) {
+    std::vector<std::string> pool_dirs;
+    for (int v = 0; v < n; ++v) {
+      pool_dirs.push_back(volumes_[v].failed ? "" : paths_[v].current + "/pool");
+    }
+    file_pool_ = std::make_unique<ReplicaFilePool>(std::move(pool_dirs), options_.file_pool_size);
+  }
   return absl::OkStatus();
 }
 

@@ -62,6 +62,7 @@ Status DataNode::Start() {
   bso.bytes_per_checksum = options_.bytes_per_checksum;
   bso.fsync_on_finalize = options_.fsync_on_finalize;
   bso.direct_io = options_.direct_io;
+  bso.file_pool_size = options_.file_pool_size;
   bso.reserved_bytes_per_volume = options_.reserved_bytes_per_volume;
   bso.capacity_bytes_per_volume_for_tests = options_.capacity_bytes_per_volume_for_tests;
   ASSIGN_OR_RETURN(store_, BlockStore::Open(bso));

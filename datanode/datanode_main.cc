@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-fsync", o.fsync_on_finalize, "Do not fsync finalized replicas (unsafe)");
   app.add_flag("!--no-direct-io", o.direct_io,
                "Write replica data through the page cache instead of with O_DIRECT");
+  app.add_option("--file-pool", o.file_pool_size,
+                 "Empty files kept ready per volume for new replicas (0 = create as needed)")
+      ->capture_default_str();
   app.add_flag("!--no-local-reads", o.local_reads,
                "Do not hand replica files to clients on this host (short-circuit reads)");
   app.add_option("--bytes-per-checksum", o.bytes_per_checksum)->capture_default_str();

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -806,8 +807,10 @@ TEST_F(BlockStoreTest, CheckVolumesFailsRemovedVolume) {
 
   store_->CheckVolumes();  // healthy volumes stay so, and no probe file remains
   EXPECT_EQ(store_->Report().failed_volumes, 0u);
-  EXPECT_EQ(std::distance(fs::directory_iterator(Vol(0) + "/current"), fs::directory_iterator()),
-            2);
+  for (const auto& e : fs::directory_iterator(Vol(0) + "/current")) {
+    const std::string name = e.path().filename().string();
+    EXPECT_TRUE(name == "rbw" || name == "finalized" || name == "pool") << name;
+  }
 
   fs::remove_all(Vol(1));
   store_->CheckVolumes();
@@ -833,6 +836,73 @@ TEST_F(BlockStoreTest, CheckVolumesFailsRemovedVolume) {
 // A volume whose disk is full is not failed: its replicas stay readable, and it takes new
 // replicas again once space is freed. Regression: the periodic volume probe failed to write on
 // the full disk and dropped every replica of the volume until a restart. Needs root (tmpfs).
+// New replicas take their two files from the volume's pool of empty files (renamed, no inode
+// allocated on the writer's path); the pool refills, survives a restart, and a pooled file
+// that is not empty (it never should be) is truncated before use.
+TEST_F(BlockStoreTest, NewReplicasTakeTheirFilesFromThePool) {
+  BlockStoreOptions o = Options();
+  o.file_pool_size = 8;
+  ASSERT_NO_FATAL_FAILURE(OpenStore(o));
+  const std::string pool = Vol(0) + "/current/pool";
+  auto pooled = [&] {
+    std::set<ino_t> inodes;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(pool, ec)) {
+      struct stat st;
+      if (::stat(e.path().c_str(), &st) == 0) inodes.insert(st.st_ino);
+    }
+    return inodes;
+  };
+  auto wait_for_full_pool = [&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (pooled().size() < 8 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // (poll interval)
+    }
+    return pooled().size() == 8;
+  };
+  ASSERT_TRUE(wait_for_full_pool());
+  const std::set<ino_t> before = pooled();
+  const std::string data = "small replica";
+  ASSERT_NO_FATAL_FAILURE(WriteReplica(1, 1, data));
+  EXPECT_EQ(ReadAll(1, 1), data);
+  auto path = store_->DataPathForTests(1);
+  ASSERT_TRUE(path.ok()) << path.status();
+  struct stat st;
+  ASSERT_EQ(::stat(path->c_str(), &st), 0);
+  EXPECT_EQ(before.count(st.st_ino), 1u) << "the data file was not one of the pooled files";
+  ASSERT_EQ(::stat((path->substr(0, path->size() - 5) + ".crc").c_str(), &st), 0);
+  EXPECT_EQ(before.count(st.st_ino), 1u) << "the checksum file was not one of the pooled files";
+  ASSERT_TRUE(wait_for_full_pool()) << "the pool is refilled";
+
+  // At the next start the pool is adopted as it is, garbage in a pooled file included.
+  store_.reset();
+  for (const auto& e : fs::directory_iterator(pool)) WriteFile(e.path().string(), "garbage!");
+  const std::set<ino_t> adopted = pooled();
+  ASSERT_EQ(adopted.size(), 8u);
+  ASSERT_NO_FATAL_FAILURE(OpenStore(o));
+  ASSERT_NO_FATAL_FAILURE(WriteReplica(2, 1, "x"));
+  EXPECT_EQ(ReadAll(2, 1), "x");  // (checks every CRC: the checksum file's garbage is gone)
+  EXPECT_EQ(ReadAll(1, 1), data);
+  path = store_->DataPathForTests(2);
+  ASSERT_TRUE(path.ok()) << path.status();
+  ASSERT_EQ(::stat(path->c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 1);
+  // The checksum file is made first, from the full pool of adopted files (the data file may
+  // be one made meanwhile).
+  ASSERT_EQ(::stat((path->substr(0, path->size() - 5) + ".crc").c_str(), &st), 0);
+  EXPECT_EQ(adopted.count(st.st_ino), 1u) << "the adopted files were not used";
+}
+
+// With no pool (file_pool_size 0) replicas are created as needed and no pool directory exists.
+TEST_F(BlockStoreTest, NoPoolWhenTurnedOff) {
+  BlockStoreOptions o = Options();
+  o.file_pool_size = 0;
+  ASSERT_NO_FATAL_FAILURE(OpenStore(o));
+  ASSERT_NO_FATAL_FAILURE(WriteReplica(1, 1, "abc"));
+  EXPECT_EQ(ReadAll(1, 1), "abc");
+  EXPECT_FALSE(fs::exists(Vol(0) + "/current/pool"));
+}
+
 TEST_F(BlockStoreTest, FullDiskIsNotAFailedVolume) {
   ASSERT_TRUE(fs::create_directories(Vol(0)));
   if (::mount("tmpfs", Vol(0).c_str(), "tmpfs", 0, "size=1m") != 0) {

@@ -377,7 +377,9 @@ TEST_F(DataPathFaultTest, SmallFileWhoseFirstDataNodeFailsIsWritten) {
     ASSERT_TRUE(blocks.ok()) << blocks.status();
     ASSERT_EQ(blocks->size(), 1u);
     EXPECT_EQ(Contains((*blocks)[0].datanodes, victim_addr), round == 0);
-    if (round < 2) EXPECT_EQ((*blocks)[0].datanodes.size(), round == 0 ? 3u : 2u);
+    if (round < 2) {
+      EXPECT_EQ((*blocks)[0].datanodes.size(), round == 0 ? 3u : 2u);
+    }
   }
 }
 

@@ -1,0 +1,144 @@
+#include "datanode/replica_file_pool.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/logging.h"
+
+namespace cairn::datanode {
+
+namespace {
+constexpr int64_t kRetryAfterMs = 1000;  // after a pool directory refused a new file
+}  // namespace
+
+ReplicaFilePool::ReplicaFilePool(std::vector<std::string> dirs, size_t target)
+    : target_(target), pools_(dirs.size()) {
+  for (size_t v = 0; v < dirs.size(); ++v) {
+    Pool& p = pools_[v];
+    p.dir = std::move(dirs[v]);
+    if (p.dir.empty()) continue;  // (a volume without a pool)
+    if (::mkdir(p.dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      LOG(WARNING) << "replica file pool: cannot create " << p.dir << ": " << strerror(errno);
+      continue;
+    }
+    // Adopt what an earlier run left: empty files, by the invariant.
+    DIR* d = ::opendir(p.dir.c_str());
+    if (d == nullptr) continue;
+    absl::MutexLock l(&p.mu);
+    while (struct dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      p.names.emplace_back(e->d_name);
+      next_name_ = std::max<uint64_t>(next_name_, std::strtoull(e->d_name, nullptr, 10) + 1);
+    }
+    ::closedir(d);
+  }
+  filler_ = std::thread([this] { Fill(); });
+}
+
+ReplicaFilePool::~ReplicaFilePool() {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+  }
+  filler_.join();
+}
+
+bool ReplicaFilePool::Take(int volume, const std::string& dest) {
+  if (volume < 0 || static_cast<size_t>(volume) >= pools_.size()) return false;
+  Pool& p = pools_[volume];
+  std::string name;
+  bool low;
+  {
+    absl::MutexLock l(&p.mu);
+    if (!p.names.empty()) {
+      name = std::move(p.names.back());
+      p.names.pop_back();
+    }
+    low = p.names.size() <= target_ / 2;
+  }
+  if (low) {
+    absl::MutexLock l(&mu_);
+    wanted_ = true;
+  }
+  if (name.empty()) return false;
+  if (::rename(absl::StrCat(p.dir, "/", name).c_str(), dest.c_str()) != 0) {
+    LOG(WARNING) << "replica file pool: cannot move " << p.dir << "/" << name << " to " << dest
+                 << ": " << strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+size_t ReplicaFilePool::available(int volume) const {
+  if (volume < 0 || static_cast<size_t>(volume) >= pools_.size()) return 0;
+  absl::MutexLock l(&pools_[volume].mu);
+  return pools_[volume].names.size();
+}
+
+std::string ReplicaFilePool::CreateOne(Pool* pool, int* err) {
+  while (true) {
+    std::string name = absl::StrCat(next_name_++);
+    int fd = ::open(absl::StrCat(pool->dir, "/", name).c_str(),
+                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      ::close(fd);
+      return name;
+    }
+    if (errno == EEXIST || errno == EINTR) continue;
+    *err = errno;
+    return "";
+  }
+}
+
+void ReplicaFilePool::Fill() {
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      // Also looks again every second: a pool that failed may work again.
+      mu_.AwaitWithTimeout(absl::Condition(
+                               +[](ReplicaFilePool* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+                                 return s->stopping_ || s->wanted_;
+                               },
+                               this),
+                           absl::Milliseconds(kRetryAfterMs));
+      if (stopping_) return;
+      wanted_ = false;
+    }
+    for (Pool& p : pools_) {
+      if (p.dir.empty() || p.retry_at_ms > MonoMillis()) continue;
+      while (true) {
+        {
+          absl::MutexLock l(&p.mu);
+          if (p.names.size() >= target_) break;
+        }
+        {
+          absl::MutexLock l(&mu_);
+          if (stopping_) return;
+        }
+        int err = 0;
+        std::string name = CreateOne(&p, &err);
+        if (name.empty()) {
+          if (p.retry_at_ms == 0) {
+            LOG(WARNING) << "replica file pool: cannot create a file in " << p.dir << ": "
+                         << strerror(err) << " (replicas there are created as needed)";
+          }
+          p.retry_at_ms = MonoMillis() + kRetryAfterMs;
+          break;
+        }
+        p.retry_at_ms = 0;
+        absl::MutexLock l(&p.mu);
+        p.names.push_back(std::move(name));
+      }
+    }
+  }
+}
+
+}  // namespace cairn::datanode
