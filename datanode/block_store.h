@@ -33,7 +33,7 @@ struct BlockStoreOptions {
   uint64_t reserved_bytes_per_volume = 0;  // a volume with less free space takes no new replicas
   // Empty files kept ready per volume (VOLUME/current/pool) for new replicas to be renamed
   // from, so a new replica allocates no inode on the writer's path; 0 = create them as needed.
-  size_t file_pool_size = 64;
+  size_t file_pool_size = 512;
   // Capacity override per volume for tests (0 = statvfs).
   uint64_t capacity_bytes_per_volume_for_tests = 0;
 };

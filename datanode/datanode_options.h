@@ -18,7 +18,7 @@ struct DataNodeOptions {
   int64_t block_report_interval_ms = 60000;
   bool fsync_on_finalize = true;
   bool direct_io = true;  // see BlockStoreOptions::direct_io
-  size_t file_pool_size = 64;  // see BlockStoreOptions::file_pool_size
+  size_t file_pool_size = 512;  // see BlockStoreOptions::file_pool_size
   // Hand finalized replicas to clients on this host (short-circuit local reads).
   bool local_reads = true;
   uint32_t bytes_per_checksum = 4096;

@@ -55,14 +55,14 @@ bool ReplicaFilePool::Take(int volume, const std::string& dest) {
   if (volume < 0 || static_cast<size_t>(volume) >= pools_.size()) return false;
   Pool& p = pools_[volume];
   std::string name;
-  bool low;
+  bool low;  // (the filler tops the pool up after every take: it works beside the writers)
   {
     absl::MutexLock l(&p.mu);
     if (!p.names.empty()) {
       name = std::move(p.names.back());
       p.names.pop_back();
     }
-    low = p.names.size() <= target_ / 2;
+    low = p.names.size() < target_;
   }
   if (low) {
     absl::MutexLock l(&mu_);

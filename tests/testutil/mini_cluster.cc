@@ -98,6 +98,7 @@ datanode::DataNodeOptions MiniCluster::MakeDataNodeOptions(int index) const {
   o.capacity_bytes_per_volume_for_tests = options_.capacity_bytes_per_volume;
   o.scan_period_ms = options_.scan_period_ms;
   o.volume_check_interval_ms = 500;
+  o.file_pool_size = 16;  // exercised, without hundreds of files per DataNode start
   return o;
 }
 
