@@ -22,6 +22,7 @@
 #          --workdir DIR (a new directory under /tmp)  --bin DIR (build/bin)
 #          --start-cluster (start NameNode + 3 DataNodes from --bin, stop them at the end)
 #          --fuse-opts OPTS (extra -o options for cairn-fuse)
+#          (environment: DN_FLAGS, extra flags for the DataNodes --start-cluster starts)
 # Needs root for drop_caches (else the read phases may be served from the page cache),
 # bindfs, fio and python3.
 set -euo pipefail
@@ -110,7 +111,7 @@ if [ "$START_CLUSTER" = 1 ]; then
   for i in 1 2 3; do
     mkdir -p "$C/dn$i"
     "$BIN/cairn-datanode" --volume "$C/dn$i" --namenode "$CAIRN_NAMENODE" --port 0 \
-      --info-file "$C/dn$i.info" > "$LOG/datanode$i.log" 2>&1 &
+      --info-file "$C/dn$i.info" ${DN_FLAGS:-} > "$LOG/datanode$i.log" 2>&1 &
     PIDS+=($!)
   done
   for i in 1 2 3; do wait_for "DataNode $i" "[ -s '$C/dn$i.info' ]"; done
