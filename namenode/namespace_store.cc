@@ -233,6 +233,8 @@ Status NamespaceStore::Init() {
   opts.write_buffer_size = 32 << 20;
   opts.max_file_size = 8 << 20;
   leveldb::DB* db = nullptr;
+  // Logs an earlier run preallocated (with or without preallocation now): see the function.
+  if (!options_.env) RETURN_IF_ERROR(TrimPreallocatedLogs(options_.dir));
   RETURN_IF_ERROR(FromLevelDb(leveldb::DB::Open(opts, options_.dir, &db), options_.dir));
   db_.reset(db);
 

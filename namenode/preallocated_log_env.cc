@@ -2,12 +2,19 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include <algorithm>
 #include <cerrno>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "common/crc32c.h"
+#include "common/file_io.h"
+#include "common/logging.h"
 #include "leveldb/env.h"
 
 namespace cairn::namenode {
@@ -82,7 +89,7 @@ class PreallocatedLogFile final : public leveldb::WritableFile {
     if (fd_ < 0) return leveldb::Status::OK();
     leveldb::Status s = WriteBuffered();
     // Trailing zeros are harmless; a clean log simply has none.
-    if (s.ok() && allocated_ > size_ && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+    if (s.ok() && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
       s = PosixError(fname_, errno);
     }
     if (::close(fd_) != 0 && s.ok()) s = PosixError(fname_, errno);
@@ -95,18 +102,23 @@ class PreallocatedLogFile final : public leveldb::WritableFile {
     if (buf_.empty()) return leveldb::Status::OK();
     if (fd_ < 0) return leveldb::Status::IOError(fname_, "file is closed");
     const uint64_t end = size_ + buf_.size();
-    if (int err = PWriteAll(fd_, buf_.data(), buf_.size(), size_)) return PosixError(fname_, err);
+    const int err = PWriteAll(fd_, buf_.data(), buf_.size(), size_);
+    buf_.clear();  // written or failed: never written again (as LevelDB's own files do)
+    if (err != 0) return PosixError(fname_, err);
     size_ = end;
-    buf_.clear();
     if (end > allocated_) {
       // Zero-fill to the end of the next chunk. Writing (not fallocate) is the point: blocks
       // fallocate'd stay "unwritten" and turning them into written ones is a metadata change
-      // at every sync again.
+      // at every sync again. A failure here (a full disk) only costs the speed-up: the
+      // record is written, so it is not reported as failed.
       const uint64_t target = (end / chunk_ + 1) * chunk_;
       static const std::string kZeros(64 << 10, '\0');
       for (uint64_t off = end; off < target;) {
         const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), target - off));
-        if (int err = PWriteAll(fd_, kZeros.data(), n, off)) return PosixError(fname_, err);
+        if (PWriteAll(fd_, kZeros.data(), n, off) != 0) {
+          // Whatever zeros got written stay; the next record overwrites them.
+          return leveldb::Status::OK();
+        }
         off += n;
       }
       allocated_ = target;
@@ -147,6 +159,91 @@ class PreallocatedLogEnv final : public leveldb::EnvWrapper {
 };
 
 }  // namespace
+
+namespace {
+
+// LevelDB's log format (db/log_format.h): 32 KiB blocks of records, each a 7-byte header
+// (masked CRC32C of type and payload, 2-byte length, type) and its payload; a record never
+// crosses a block; a block's last < 7 bytes are zero padding.
+constexpr size_t kLogBlock = 32768;
+constexpr size_t kLogHeader = 7;
+
+uint32_t UnmaskCrc(uint32_t masked) {
+  const uint32_t rot = masked - 0xa282ead8u;
+  return (rot >> 17) | (rot << 15);
+}
+
+// Where `log` stops being a sequence of good records, and where the stopping record claims to
+// end (== the stop for a zero header); {size, size} if it never stops.
+std::pair<size_t, size_t> FindLogEnd(const std::string& log) {
+  size_t off = 0;
+  while (true) {
+    const size_t left = kLogBlock - off % kLogBlock;
+    if (left < kLogHeader) {
+      off += left;
+      continue;
+    }
+    if (off + kLogHeader > log.size()) return {log.size(), log.size()};
+    const auto* h = reinterpret_cast<const unsigned char*>(log.data() + off);
+    const size_t length = h[4] | (static_cast<size_t>(h[5]) << 8);
+    const size_t end = off + kLogHeader + length;
+    if (h[6] == 0 && length == 0 && h[0] == 0 && h[1] == 0 && h[2] == 0 && h[3] == 0) {
+      return {off, off};
+    }
+    if (kLogHeader + length > left || end > log.size()) return {off, end};
+    const uint32_t stored = static_cast<uint32_t>(h[0]) | (static_cast<uint32_t>(h[1]) << 8) |
+                            (static_cast<uint32_t>(h[2]) << 16) |
+                            (static_cast<uint32_t>(h[3]) << 24);
+    if (Crc32c(h + 6, 1 + length) != UnmaskCrc(stored)) return {off, end};
+    off = end;
+  }
+}
+
+}  // namespace
+
+Status TrimPreallocatedLogs(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) return absl::OkStatus();  // (no directory yet: a new store)
+  for (const auto& entry : it) {
+    const std::string path = entry.path().string();
+    if (!IsLogFile(path) || !entry.is_regular_file(ec)) continue;
+    std::string log;
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return absl::InternalError(absl::StrCat(path, ": ", strerror(errno)));
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      const int err = errno;
+      ::close(fd);
+      return absl::InternalError(absl::StrCat(path, ": ", strerror(err)));
+    }
+    log.resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    int err = PReadFull(fd, log.data(), log.size(), 0, &got);
+    if (err == 0 && got != log.size()) err = EIO;
+    if (err != 0) {
+      ::close(fd);
+      return absl::InternalError(absl::StrCat(path, ": read: ", strerror(err)));
+    }
+    const auto [stop, claimed_end] = FindLogEnd(log);
+    const size_t zeros_from = std::min(std::max(stop, claimed_end), log.size());
+    const bool only_zeros_after =
+        log.find_first_not_of('\0', zeros_from) == std::string::npos;
+    if (stop < log.size() && only_zeros_after) {
+      if (claimed_end != stop) {
+        LOG(WARNING) << path << ": dropping an incomplete last record at offset " << stop
+                     << " (a write cut short by a crash)";
+      }
+      if (::ftruncate(fd, static_cast<off_t>(stop)) != 0 || ::fsync(fd) != 0) {
+        err = errno;
+        ::close(fd);
+        return absl::InternalError(absl::StrCat(path, ": truncate: ", strerror(err)));
+      }
+    }
+    ::close(fd);
+  }
+  return absl::OkStatus();
+}
 
 std::unique_ptr<leveldb::Env> NewPreallocatedLogEnv(leveldb::Env* base, size_t chunk_bytes) {
   return std::make_unique<PreallocatedLogEnv>(base, chunk_bytes == 0 ? 1 : chunk_bytes);

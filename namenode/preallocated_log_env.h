@@ -7,10 +7,12 @@
 // at a time ahead of the writer, so most syncs are overwrites.
 //
 // On-disk format: unchanged LevelDB log records, followed by zeros up to the end of the last
-// chunk while the file is being written. LevelDB's log reader treats a zero record header as
-// padding and skips it silently (it was written for its old mmap-based writer, which
-// preallocated the same way), so a log left with trailing zeros by a crash recovers exactly
-// like one without. A log closed cleanly is truncated to its records.
+// chunk while the file is being written. A log closed cleanly is truncated to its records.
+// After a crash, TrimPreallocatedLogs (run before LevelDB opens the directory) cuts the zeros
+// off, and with them a record whose write the crash interrupted: LevelDB forgives an
+// incomplete last record only at the end of the file (between it and zeros it reports
+// corruption, which the NameNode's paranoid checks make fatal). So a crashed log reads as if
+// it had been appended to.
 //
 // Every other file and call is forwarded to `base`. The log files are written with POSIX
 // calls, so `base` must be a POSIX file system environment (Env::Default()), not memenv.
@@ -19,6 +21,9 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
+
+#include "common/status.h"
 
 namespace leveldb {
 class Env;
@@ -29,5 +34,11 @@ namespace cairn::namenode {
 // `chunk_bytes` > 0: how far ahead of the writer a log file is zero-filled. The result does
 // not own `base`, which must outlive it.
 std::unique_ptr<leveldb::Env> NewPreallocatedLogEnv(leveldb::Env* base, size_t chunk_bytes);
+
+// For each LevelDB log file (*.log) in `dir`: walks its records; where they stop (a zero
+// header, a record that is cut short or fails its checksum) and nothing but zeros follows the
+// stopping record's extent, truncates the file there. Anything else (data after a bad record:
+// real corruption) is left for LevelDB to report. A missing `dir` is fine.
+Status TrimPreallocatedLogs(const std::string& dir);
 
 }  // namespace cairn::namenode
