@@ -29,12 +29,23 @@ ReplicaFilePool::ReplicaFilePool(std::vector<std::string> dirs, size_t target)
       LOG(WARNING) << "replica file pool: cannot create " << p.dir << ": " << strerror(errno);
       continue;
     }
-    // Adopt what an earlier run left: empty files, by the invariant.
+    // Adopt what an earlier run left: empty files with no other name. A crash can undo the
+    // rename that took a file out of the pool, leaving a pool name for a replica's file (a
+    // second link, or the only one of an unfinished replica's data): such a name goes.
     DIR* d = ::opendir(p.dir.c_str());
     if (d == nullptr) continue;
     absl::MutexLock l(&p.mu);
     while (struct dirent* e = ::readdir(d)) {
       if (e->d_name[0] == '.') continue;
+      const std::string path = absl::StrCat(p.dir, "/", e->d_name);
+      struct stat st;
+      if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      if (st.st_size != 0 || st.st_nlink != 1) {
+        LOG(WARNING) << "replica file pool: removing " << path << " (" << st.st_size
+                     << " bytes, " << st.st_nlink << " links): a crash left it";
+        ::unlink(path.c_str());
+        continue;
+      }
       p.names.emplace_back(e->d_name);
       next_name_ = std::max<uint64_t>(next_name_, std::strtoull(e->d_name, nullptr, 10) + 1);
     }

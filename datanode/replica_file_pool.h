@@ -5,8 +5,9 @@
 // rename; a small file's replica pays that twice per close.) A background thread keeps each
 // pool at its target size; files found in a pool directory at start are adopted.
 //
-// Invariant: a pool file is empty. Nothing writes to a file before it has left the pool, and
-// the caller opens what it takes with O_TRUNC anyway.
+// Invariant: a pool file is empty and has no other name. Nothing writes to a file before it
+// has left the pool; at start, only such files are adopted (a crash can leave a pool name on
+// a replica's file); and the caller opens what it takes with O_TRUNC anyway.
 // Thread-safe.
 #pragma once
 
