@@ -190,7 +190,9 @@ std::pair<size_t, size_t> FindLogEnd(const std::string& log) {
     if (h[6] == 0 && length == 0 && h[0] == 0 && h[1] == 0 && h[2] == 0 && h[3] == 0) {
       return {off, off};
     }
-    if (kLogHeader + length > left || end > log.size()) return {off, end};
+    // (A record never crosses its block, nor does the write of one: claims beyond are bogus.)
+    if (kLogHeader + length > left) return {off, off + left};
+    if (end > log.size()) return {off, end};
     const uint32_t stored = static_cast<uint32_t>(h[0]) | (static_cast<uint32_t>(h[1]) << 8) |
                             (static_cast<uint32_t>(h[2]) << 16) |
                             (static_cast<uint32_t>(h[3]) << 24);

@@ -37,8 +37,11 @@ std::unique_ptr<leveldb::Env> NewPreallocatedLogEnv(leveldb::Env* base, size_t c
 
 // For each LevelDB log file (*.log) in `dir`: walks its records; where they stop (a zero
 // header, a record that is cut short or fails its checksum) and nothing but zeros follows the
-// stopping record's extent, truncates the file there. Anything else (data after a bad record:
-// real corruption) is left for LevelDB to report. A missing `dir` is fine.
+// stopping record's extent (as its header gives it, at most to the end of its 32 KiB block),
+// truncates the file there. Anything else (data after a bad record: real corruption) is left
+// for LevelDB to report. The one case of damage taken for a crash: a record whose length
+// field rotted on disk to cover every later record of the log's last block. A missing `dir`
+// is fine.
 Status TrimPreallocatedLogs(const std::string& dir);
 
 }  // namespace cairn::namenode
