@@ -176,7 +176,9 @@ Status OutputStreamImpl::Close() {
       first_block_.reset();
     }
     const int64_t give_up = MonoMillis() + fs_->options().rpc_timeout_ms;
-    int64_t backoff_ms = 1;  // the DataNode's report is usually a moment behind
+    // The DataNode reports the finalized replica as it acknowledges the last packet: the
+    // report is usually a fraction of a millisecond behind, when it is behind at all.
+    int64_t backoff_us = 200;
     while (true) {
       cairn::v1::CompleteFileResponse resp;
       s = CallNameNode(fs_->namenode(), &NameNodeService::Stub::CompleteFile, req, &resp,
@@ -187,8 +189,8 @@ Status OutputStreamImpl::Close() {
             absl::StrCat(path_, ": the last block has no finalized replica yet"));
         break;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-      backoff_ms = std::min<int64_t>(backoff_ms * 2, 200);
+      std::this_thread::sleep_for(std::chrono::microseconds(backoff_us));
+      backoff_us = std::min<int64_t>(backoff_us * 2, 200000);
     }
   }
   block_.reset();
