@@ -30,8 +30,10 @@ ReplicaFilePool::ReplicaFilePool(std::vector<std::string> dirs, size_t target)
       continue;
     }
     // Adopt what an earlier run left: empty files with no other name. A crash can undo the
-    // rename that took a file out of the pool, leaving a pool name for a replica's file (a
-    // second link, or the only one of an unfinished replica's data): such a name goes.
+    // rename that took a file out of the pool, leaving a pool name on a replica's file. Such
+    // a name is left where it is, neither adopted nor removed: after a crash the file
+    // system's link count may be wrong (no journal, no fsck), and unlinking a name of a
+    // replica's file could then free the file under the replica's other name.
     DIR* d = ::opendir(p.dir.c_str());
     if (d == nullptr) continue;
     absl::MutexLock l(&p.mu);
@@ -41,9 +43,8 @@ ReplicaFilePool::ReplicaFilePool(std::vector<std::string> dirs, size_t target)
       struct stat st;
       if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
       if (st.st_size != 0 || st.st_nlink != 1) {
-        LOG(WARNING) << "replica file pool: removing " << path << " (" << st.st_size
+        LOG(WARNING) << "replica file pool: not using " << path << " (" << st.st_size
                      << " bytes, " << st.st_nlink << " links): a crash left it";
-        ::unlink(path.c_str());
         continue;
       }
       p.names.emplace_back(e->d_name);

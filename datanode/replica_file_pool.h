@@ -7,7 +7,7 @@
 //
 // Invariant: a pool file is empty and has no other name. Nothing writes to a file before it
 // has left the pool; at start, only such files are adopted (a crash can leave a pool name on
-// a replica's file); and the caller opens what it takes with O_TRUNC anyway.
+// a replica's file: it is left alone); and the caller opens what it takes with O_TRUNC anyway.
 // Thread-safe.
 #pragma once
 

@@ -877,7 +877,7 @@ TEST_F(BlockStoreTest, NewReplicasTakeTheirFilesFromThePool) {
 
   // At the next start the empty pool files are adopted. A pool name that is a second link to
   // a replica's file (a crash undid the rename that took it out of the pool) or a file with
-  // data is removed, and the replica keeps its data while new replicas take pool files.
+  // data is left alone, and the replica keeps its data while new replicas take pool files.
   store_.reset();
   std::vector<fs::path> names;
   for (const auto& e : fs::directory_iterator(pool)) names.push_back(e.path());
@@ -886,14 +886,14 @@ TEST_F(BlockStoreTest, NewReplicasTakeTheirFilesFromThePool) {
   fs::remove(names[1]);
   fs::create_hard_link(*store_path_of_1, names[1]);
   ASSERT_NO_FATAL_FAILURE(OpenStore(o));
-  EXPECT_FALSE(fs::exists(names[0]));
-  EXPECT_FALSE(fs::exists(names[1]));
   for (size_t i = 2; i < names.size(); ++i) EXPECT_TRUE(fs::exists(names[i])) << names[i];
   for (uint64_t id = 2; id < 20; ++id) {  // more than the pool holds
     ASSERT_NO_FATAL_FAILURE(WriteReplica(id, 1, absl::StrCat("replica ", id)));
   }
   for (uint64_t id = 2; id < 20; ++id) EXPECT_EQ(ReadAll(id, 1), absl::StrCat("replica ", id));
   EXPECT_EQ(ReadAll(1, 1), data);
+  EXPECT_EQ(ReadFile(names[0].string()), "garbage!") << "left alone";
+  EXPECT_TRUE(fs::exists(names[1])) << "left alone";
 }
 
 // With no pool (file_pool_size 0) replicas are created as needed and no pool directory exists.
