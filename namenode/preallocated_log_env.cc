@@ -201,15 +201,8 @@ std::pair<size_t, size_t> FindLogEnd(const std::string& log) {
   }
 }
 
-}  // namespace
-
-Status TrimPreallocatedLogs(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::directory_iterator it(dir, ec);
-  if (ec) return absl::OkStatus();  // (no directory yet: a new store)
-  for (const auto& entry : it) {
-    const std::string path = entry.path().string();
-    if (!IsLogFile(path) || !entry.is_regular_file(ec)) continue;
+Status TrimLogs(const std::vector<std::string>& logs) {
+  for (const std::string& path : logs) {
     std::string log;
     int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) return absl::InternalError(absl::StrCat(path, ": ", strerror(errno)));
@@ -245,6 +238,36 @@ Status TrimPreallocatedLogs(const std::string& dir) {
     ::close(fd);
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+Status TrimPreallocatedLogs(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) return absl::OkStatus();  // (no directory yet: a new store)
+  // Only while nobody holds LevelDB's lock: never under a store that is open (its log is
+  // being written). An open-file-description lock conflicts with LevelDB's fcntl lock in
+  // this process too, and closing it releases nothing of LevelDB's. Not available: leave
+  // everything to DB::Open, which will refuse the directory.
+  const std::string lock_path = dir + "/LOCK";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0) return absl::OkStatus();
+  struct flock fl = {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  if (::fcntl(lock_fd, F_OFD_SETLK, &fl) != 0) {
+    ::close(lock_fd);
+    return absl::OkStatus();
+  }
+  std::vector<std::string> logs;
+  for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const std::string path = it->path().string();
+    if (IsLogFile(path) && it->is_regular_file(ec)) logs.push_back(path);
+  }
+  Status result = TrimLogs(logs);
+  ::close(lock_fd);
+  return result;
 }
 
 std::unique_ptr<leveldb::Env> NewPreallocatedLogEnv(leveldb::Env* base, size_t chunk_bytes) {

@@ -39,9 +39,11 @@ std::unique_ptr<leveldb::Env> NewPreallocatedLogEnv(leveldb::Env* base, size_t c
 // header, a record that is cut short or fails its checksum) and nothing but zeros follows the
 // stopping record's extent (as its header gives it, at most to the end of its 32 KiB block),
 // truncates the file there. Anything else (data after a bad record: real corruption) is left
-// for LevelDB to report. The one case of damage taken for a crash: a record whose length
-// field rotted on disk to cover every later record of the log's last block. A missing `dir`
-// is fine.
+// for LevelDB to report. Damage taken for a crash, and dropped: any damage to a log's last
+// record that has only zeros after it, and a length field rotted to cover every later
+// record of the log's last block. Not handled (as with plain LevelDB and paranoid checks): a
+// power loss that persisted a later piece of a multi-block record but not an earlier one.
+// Runs only while LevelDB's lock on `dir` is free. A missing `dir` is fine.
 Status TrimPreallocatedLogs(const std::string& dir);
 
 }  // namespace cairn::namenode

@@ -20,6 +20,7 @@
 #include "common/crc32c.h"
 #include "common/logging.h"
 #include "namenode/namespace_store.h"
+#include "namenode/preallocated_log_env.h"
 #include "proto/namenode.pb.h"
 
 namespace cairn::namenode {
@@ -238,6 +239,24 @@ TEST_F(PreallocatedLogTest, DamageBeforeGoodRecordsIsStillReported) {
   NamespaceStoreOptions so;
   so.dir = meta;
   EXPECT_FALSE(NamespaceStore::Open(so).ok());
+}
+
+// The trim never touches the log of a store that is open (in this process or another): its
+// writer owns the file.
+TEST_F(PreallocatedLogTest, TrimLeavesTheLogOfAnOpenStoreAlone) {
+  const std::string meta = dir_ + "/meta";
+  auto store = OpenStore(meta, kChunk);
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Mkdir(store.get(), absl::StrCat("d", i)).ok());
+  ASSERT_EQ(LogSizes(meta), std::vector<uint64_t>{kChunk});
+  ASSERT_TRUE(TrimPreallocatedLogs(meta).ok());
+  EXPECT_EQ(LogSizes(meta), std::vector<uint64_t>{kChunk}) << "a live log was trimmed";
+  ASSERT_TRUE(Mkdir(store.get(), "after").ok());
+  store.reset();
+  auto reopened = OpenStore(meta, kChunk);
+  ASSERT_NE(reopened, nullptr);
+  ExpectDirs(reopened.get(), 5);
+  EXPECT_TRUE(reopened->ResolvePath("/after").ok());
 }
 
 }  // namespace
