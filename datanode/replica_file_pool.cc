@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
@@ -17,6 +18,29 @@ namespace cairn::datanode {
 
 namespace {
 constexpr int64_t kRetryAfterMs = 1000;  // after a pool directory refused a new file
+constexpr char kCleanMarker[] = ".clean";  // in a pool directory: left by a clean stop
+
+int FsyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int err = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  return err;
+}
+
+bool IsEmptyDir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return true;
+  bool empty = true;
+  while (struct dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(d);
+  return empty;
+}
 }  // namespace
 
 ReplicaFilePool::ReplicaFilePool(std::vector<std::string> dirs, size_t target)
@@ -29,11 +53,29 @@ ReplicaFilePool::ReplicaFilePool(std::vector<std::string> dirs, size_t target)
       LOG(WARNING) << "replica file pool: cannot create " << p.dir << ": " << strerror(errno);
       continue;
     }
-    // Adopt what an earlier run left: empty files with no other name. A crash can undo the
-    // rename that took a file out of the pool, leaving a pool name on a replica's file. Such
-    // a name is left where it is, neither adopted nor removed: after a crash the file
-    // system's link count may be wrong (no journal, no fsck), and unlinking a name of a
-    // replica's file could then free the file under the replica's other name.
+    // After a crash the pool directory is not trusted: a crash can undo the rename that took a
+    // file out of the pool, leaving a pool name on a replica's file, and without a journal
+    // (and fsck) even the link counts may be wrong. Nothing in it is used or removed; it is
+    // set aside for an operator. After a clean stop (the marker), its files are adopted,
+    // still only empty ones with no other name.
+    const std::string marker = absl::StrCat(p.dir, "/", kCleanMarker);
+    if (::access(marker.c_str(), F_OK) == 0) {
+      // From here on a crash must not pass for a clean stop.
+      if (::unlink(marker.c_str()) != 0 || FsyncDir(p.dir) != 0) continue;
+    } else {
+      if (!IsEmptyDir(p.dir)) {
+        const std::string aside = absl::StrCat(p.dir, ".crashed-", ::time(nullptr));
+        if (::rename(p.dir.c_str(), aside.c_str()) != 0 || ::mkdir(p.dir.c_str(), 0755) != 0) {
+          LOG(WARNING) << "replica file pool: cannot set " << p.dir << " aside: "
+                       << strerror(errno) << "; no pool on this volume";
+          p.dir.clear();
+          continue;
+        }
+        LOG(WARNING) << "replica file pool: the DataNode did not stop cleanly; the old pool is "
+                     << "left at " << aside << " (empty files; nothing the DataNode needs)";
+      }
+      continue;  // nothing to adopt
+    }
     DIR* d = ::opendir(p.dir.c_str());
     if (d == nullptr) continue;
     absl::MutexLock l(&p.mu);
@@ -61,6 +103,16 @@ ReplicaFilePool::~ReplicaFilePool() {
     stopping_ = true;
   }
   filler_.join();
+  // A clean stop: the pool directory as it is now (every file taken out, every file made)
+  // made durable, then the marker that lets the next start trust it.
+  for (Pool& p : pools_) {
+    if (p.dir.empty() || FsyncDir(p.dir) != 0) continue;
+    const int fd = ::open(absl::StrCat(p.dir, "/", kCleanMarker).c_str(),
+                          O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) continue;
+    ::close(fd);
+    FsyncDir(p.dir);
+  }
 }
 
 bool ReplicaFilePool::Take(int volume, const std::string& dest) {

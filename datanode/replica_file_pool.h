@@ -3,7 +3,9 @@
 // allocations. (On this project's reference VM, ext4 without a journal takes 0.3-1 ms to
 // allocate an inode while many were deleted recently -- it skips those -- and ~40 us to
 // rename; a small file's replica pays that twice per close.) A background thread keeps each
-// pool at its target size; files found in a pool directory at start are adopted.
+// pool at its target size. Files found in a pool directory at start are adopted only if the
+// previous run stopped cleanly (a marker it leaves); after a crash the old directory is set
+// aside (VOLUME/current/pool.crashed-TIME) and nothing in it is used or removed.
 //
 // Invariant: a pool file is empty and has no other name. Nothing writes to a file before it
 // has left the pool; at start, only such files are adopted (a crash can leave a pool name on

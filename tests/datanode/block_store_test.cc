@@ -848,6 +848,7 @@ TEST_F(BlockStoreTest, NewReplicasTakeTheirFilesFromThePool) {
     std::set<ino_t> inodes;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(pool, ec)) {
+      if (e.path().filename().string()[0] == '.') continue;  // (the clean-stop marker)
       struct stat st;
       if (::stat(e.path().c_str(), &st) == 0) inodes.insert(st.st_ino);
     }
@@ -879,8 +880,11 @@ TEST_F(BlockStoreTest, NewReplicasTakeTheirFilesFromThePool) {
   // a replica's file (a crash undid the rename that took it out of the pool) or a file with
   // data is left alone, and the replica keeps its data while new replicas take pool files.
   store_.reset();
+  ASSERT_TRUE(fs::exists(pool + "/.clean")) << "a clean stop leaves its marker";
   std::vector<fs::path> names;
-  for (const auto& e : fs::directory_iterator(pool)) names.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(pool)) {
+    if (e.path().filename() != ".clean") names.push_back(e.path());
+  }
   ASSERT_EQ(names.size(), 8u);
   WriteFile(names[0].string(), "garbage!");
   fs::remove(names[1]);
@@ -894,6 +898,45 @@ TEST_F(BlockStoreTest, NewReplicasTakeTheirFilesFromThePool) {
   EXPECT_EQ(ReadAll(1, 1), data);
   EXPECT_EQ(ReadFile(names[0].string()), "garbage!") << "left alone";
   EXPECT_TRUE(fs::exists(names[1])) << "left alone";
+}
+
+// After a crash (no clean-stop marker) nothing of the old pool is used or removed: the
+// directory is set aside and a new pool starts.
+TEST_F(BlockStoreTest, PoolOfARunThatCrashedIsSetAside) {
+  BlockStoreOptions o = Options();
+  o.file_pool_size = 8;
+  ASSERT_NO_FATAL_FAILURE(OpenStore(o));
+  ASSERT_NO_FATAL_FAILURE(WriteReplica(1, 1, "one"));
+  store_.reset();
+  const std::string pool = Vol(0) + "/current/pool";
+  ASSERT_TRUE(fs::remove(pool + "/.clean"));  // as if the DataNode had been killed
+  std::set<ino_t> old_inodes;
+  for (const auto& e : fs::directory_iterator(pool)) {
+    struct stat st;
+    ASSERT_EQ(::stat(e.path().c_str(), &st), 0);
+    old_inodes.insert(st.st_ino);
+  }
+  ASSERT_FALSE(old_inodes.empty());
+  ASSERT_NO_FATAL_FAILURE(OpenStore(o));
+  size_t aside = 0;
+  for (const auto& e : fs::directory_iterator(Vol(0) + "/current")) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("pool.crashed-", 0) != 0) continue;
+    ++aside;
+    EXPECT_EQ(static_cast<size_t>(std::distance(fs::directory_iterator(e.path()),
+                                                fs::directory_iterator())),
+              old_inodes.size());
+  }
+  EXPECT_EQ(aside, 1u);
+  for (uint64_t id = 2; id < 6; ++id) {
+    ASSERT_NO_FATAL_FAILURE(WriteReplica(id, 1, absl::StrCat("replica ", id)));
+    auto path = store_->DataPathForTests(id);
+    ASSERT_TRUE(path.ok());
+    struct stat st;
+    ASSERT_EQ(::stat(path->c_str(), &st), 0);
+    EXPECT_EQ(old_inodes.count(st.st_ino), 0u) << "a file of the crashed run's pool was used";
+  }
+  EXPECT_EQ(ReadAll(1, 1), "one");
 }
 
 // With no pool (file_pool_size 0) replicas are created as needed and no pool directory exists.
