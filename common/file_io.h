@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace cairn {
 
@@ -11,6 +12,8 @@ namespace cairn {
 int PWriteFull(int fd, const void* buf, size_t n, uint64_t offset);
 // Reads up to `n` bytes at `offset`; `*got` < n only at end of file.
 int PReadFull(int fd, void* buf, size_t n, uint64_t offset, size_t* got);
+// fsyncs directory `dir` (makes the names created, renamed or removed in it durable).
+int FsyncDir(const std::string& dir);
 
 inline void EncodeFixed32(char* p, uint32_t v) {
   p[0] = static_cast<char>(v);

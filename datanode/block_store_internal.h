@@ -61,11 +61,11 @@ bool ParseBlockFileName(absl::string_view name, absl::string_view suffix, uint64
 
 // ---- POSIX helpers: each returns 0 or an errno value ---------------------------------------
 
-using cairn::PReadFull;   // common/file_io.h
+using cairn::FsyncDir;    // common/file_io.h
+using cairn::PReadFull;
 using cairn::PWriteFull;
 // Opens with O_CLOEXEC; `*fd` is -1 on failure.
 int OpenFile(const std::string& path, int flags, int* fd);
-int FsyncDir(const std::string& dir);
 // strerror(err), thread-safe.
 std::string ErrnoText(int err);
 // Errors that mean the volume's device or file system is broken (EIO, EROFS, ...).

@@ -79,14 +79,6 @@ int OpenFile(const std::string& path, int flags, int* fd) {
   return *fd < 0 ? errno : 0;
 }
 
-int FsyncDir(const std::string& dir) {
-  int fd;
-  if (int err = OpenFile(dir, O_RDONLY | O_DIRECTORY, &fd)) return err;
-  int err = ::fsync(fd) == 0 ? 0 : errno;
-  ::close(fd);
-  return err;
-}
-
 std::string ErrnoText(int err) {
   char buf[256];
   // GNU strerror_r: returns a pointer to the message, not necessarily `buf`.

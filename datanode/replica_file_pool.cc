@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "common/file_io.h"
 #include "common/logging.h"
 
 namespace cairn::datanode {
@@ -19,14 +20,6 @@ namespace cairn::datanode {
 namespace {
 constexpr int64_t kRetryAfterMs = 1000;  // after a pool directory refused a new file
 constexpr char kCleanMarker[] = ".clean";  // in a pool directory: left by a clean stop
-
-int FsyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  int err = ::fsync(fd) == 0 ? 0 : errno;
-  ::close(fd);
-  return err;
-}
 
 bool IsEmptyDir(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());

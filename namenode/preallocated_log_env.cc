@@ -15,6 +15,7 @@
 #include "common/crc32c.h"
 #include "common/file_io.h"
 #include "common/logging.h"
+#include "common/scoped_fd.h"
 #include "leveldb/env.h"
 
 namespace cairn::namenode {
@@ -24,21 +25,6 @@ namespace {
 leveldb::Status PosixError(const std::string& context, int err) {
   char buf[256];
   return leveldb::Status::IOError(context, strerror_r(err, buf, sizeof(buf)));
-}
-
-// Writes all of [data, data + n) at `offset`; 0 or an errno.
-int PWriteAll(int fd, const char* data, size_t n, uint64_t offset) {
-  while (n > 0) {
-    ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(offset));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-    offset += static_cast<uint64_t>(w);
-  }
-  return 0;
 }
 
 bool IsLogFile(const std::string& fname) {
@@ -74,11 +60,7 @@ class PreallocatedLogFile final : public leveldb::WritableFile {
     if (!dir_synced_) {
       // The file's name must be durable before anything written to it counts as durable
       // (LevelDB's own environment syncs the directory for manifests only).
-      int dfd = ::open(DirName(fname_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (dfd < 0) return PosixError(DirName(fname_), errno);
-      int err = ::fsync(dfd) == 0 ? 0 : errno;
-      ::close(dfd);
-      if (err != 0) return PosixError(DirName(fname_), err);
+      if (int err = FsyncDir(DirName(fname_))) return PosixError(DirName(fname_), err);
       dir_synced_ = true;
     }
     if (::fdatasync(fd_) != 0) return PosixError(fname_, errno);
@@ -102,7 +84,7 @@ class PreallocatedLogFile final : public leveldb::WritableFile {
     if (buf_.empty()) return leveldb::Status::OK();
     if (fd_ < 0) return leveldb::Status::IOError(fname_, "file is closed");
     const uint64_t end = size_ + buf_.size();
-    const int err = PWriteAll(fd_, buf_.data(), buf_.size(), size_);
+    const int err = PWriteFull(fd_, buf_.data(), buf_.size(), size_);
     buf_.clear();  // written or failed: never written again (as LevelDB's own files do)
     if (err != 0) return PosixError(fname_, err);
     size_ = end;
@@ -115,7 +97,7 @@ class PreallocatedLogFile final : public leveldb::WritableFile {
       static const std::string kZeros(64 << 10, '\0');
       for (uint64_t off = end; off < target;) {
         const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), target - off));
-        if (PWriteAll(fd_, kZeros.data(), n, off) != 0) {
+        if (PWriteFull(fd_, kZeros.data(), n, off) != 0) {
           // Whatever zeros got written stay; the next record overwrites them.
           return leveldb::Status::OK();
         }
@@ -193,33 +175,26 @@ std::pair<size_t, size_t> FindLogEnd(const std::string& log) {
     // (A record never crosses its block, nor does the write of one: claims beyond are bogus.)
     if (kLogHeader + length > left) return {off, off + left};
     if (end > log.size()) return {off, end};
-    const uint32_t stored = static_cast<uint32_t>(h[0]) | (static_cast<uint32_t>(h[1]) << 8) |
-                            (static_cast<uint32_t>(h[2]) << 16) |
-                            (static_cast<uint32_t>(h[3]) << 24);
+    const uint32_t stored = DecodeFixed32(log.data() + off);
     if (Crc32c(h + 6, 1 + length) != UnmaskCrc(stored)) return {off, end};
     off = end;
   }
 }
 
 Status TrimLogs(const std::vector<std::string>& logs) {
+  auto error = [](const std::string& path, int err) {
+    return absl::InternalError(absl::StrCat(path, ": ", strerror(err)));
+  };
   for (const std::string& path : logs) {
-    std::string log;
-    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) return absl::InternalError(absl::StrCat(path, ": ", strerror(errno)));
+    ScopedFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (fd.get() < 0) return error(path, errno);
     struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      const int err = errno;
-      ::close(fd);
-      return absl::InternalError(absl::StrCat(path, ": ", strerror(err)));
-    }
-    log.resize(static_cast<size_t>(st.st_size));
+    if (::fstat(fd.get(), &st) != 0) return error(path, errno);
+    std::string log(static_cast<size_t>(st.st_size), '\0');
     size_t got = 0;
-    int err = PReadFull(fd, log.data(), log.size(), 0, &got);
+    int err = PReadFull(fd.get(), log.data(), log.size(), 0, &got);
     if (err == 0 && got != log.size()) err = EIO;
-    if (err != 0) {
-      ::close(fd);
-      return absl::InternalError(absl::StrCat(path, ": read: ", strerror(err)));
-    }
+    if (err != 0) return error(path, err);
     const auto [stop, claimed_end] = FindLogEnd(log);
     const size_t zeros_from = std::min(std::max(stop, claimed_end), log.size());
     const bool only_zeros_after =
@@ -229,13 +204,10 @@ Status TrimLogs(const std::vector<std::string>& logs) {
         LOG(WARNING) << path << ": dropping an incomplete last record at offset " << stop
                      << " (a write cut short by a crash)";
       }
-      if (::ftruncate(fd, static_cast<off_t>(stop)) != 0 || ::fsync(fd) != 0) {
-        err = errno;
-        ::close(fd);
-        return absl::InternalError(absl::StrCat(path, ": truncate: ", strerror(err)));
+      if (::ftruncate(fd.get(), static_cast<off_t>(stop)) != 0 || ::fsync(fd.get()) != 0) {
+        return error(path, errno);
       }
     }
-    ::close(fd);
   }
   return absl::OkStatus();
 }
@@ -251,23 +223,17 @@ Status TrimPreallocatedLogs(const std::string& dir) {
   // this process too, and closing it releases nothing of LevelDB's. Not available: leave
   // everything to DB::Open, which will refuse the directory.
   const std::string lock_path = dir + "/LOCK";
-  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd < 0) return absl::OkStatus();
+  ScopedFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   struct flock fl = {};
   fl.l_type = F_WRLCK;
   fl.l_whence = SEEK_SET;
-  if (::fcntl(lock_fd, F_OFD_SETLK, &fl) != 0) {
-    ::close(lock_fd);
-    return absl::OkStatus();
-  }
+  if (lock.get() < 0 || ::fcntl(lock.get(), F_OFD_SETLK, &fl) != 0) return absl::OkStatus();
   std::vector<std::string> logs;
   for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     const std::string path = it->path().string();
     if (IsLogFile(path) && it->is_regular_file(ec)) logs.push_back(path);
   }
-  Status result = TrimLogs(logs);
-  ::close(lock_fd);
-  return result;
+  return TrimLogs(logs);
 }
 
 std::unique_ptr<leveldb::Env> NewPreallocatedLogEnv(leveldb::Env* base, size_t chunk_bytes) {

@@ -21,6 +21,7 @@
 #include "namenode/batch_ops.h"
 #include "namenode/namespace_ops.h"
 #include "namenode/namespace_store.h"
+#include "tests/namenode/store_test_util.h"
 
 namespace cairn::namenode {
 namespace {
@@ -86,20 +87,7 @@ class CommitTest : public ::testing::Test {
   }
 
   // A mutation creating directory `name` under the root, through the store directly.
-  static NamespaceStore::MutationFn MkdirFn(std::string name) {
-    return [name](Txn& txn) -> Status {
-      ASSIGN_OR_RETURN(cairn::v1::InodeRecord root, txn.Resolve("/"));
-      cairn::v1::InodeRecord dir;
-      dir.set_inode_id(txn.NewInodeId());
-      dir.set_parent_id(root.inode_id());
-      dir.set_type(cairn::v1::FILE_TYPE_DIRECTORY);
-      dir.set_name(name);
-      dir.set_mode(0755);
-      txn.PutInode(dir);
-      txn.PutChild(root.inode_id(), name, dir);
-      return absl::OkStatus();
-    };
-  }
+  static NamespaceStore::MutationFn MkdirFn(std::string name) { return MkdirUnderRoot(name); }
 
   std::string dir_;
   SyncCountingEnv env_;

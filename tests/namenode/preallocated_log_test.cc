@@ -21,6 +21,7 @@
 #include "common/logging.h"
 #include "namenode/namespace_store.h"
 #include "namenode/preallocated_log_env.h"
+#include "tests/namenode/store_test_util.h"
 #include "proto/namenode.pb.h"
 
 namespace cairn::namenode {
@@ -57,21 +58,8 @@ class PreallocatedLogTest : public ::testing::Test {
     std::promise<Status> done;
     cairn::v1::MkdirRequest payload;
     payload.set_path("/" + name);
-    store->Commit(
-        "Mkdir", payload,
-        [name](Txn& txn) -> Status {
-          ASSIGN_OR_RETURN(cairn::v1::InodeRecord root, txn.Resolve("/"));
-          cairn::v1::InodeRecord dir;
-          dir.set_inode_id(txn.NewInodeId());
-          dir.set_parent_id(root.inode_id());
-          dir.set_type(cairn::v1::FILE_TYPE_DIRECTORY);
-          dir.set_name(name);
-          dir.set_mode(0755);
-          txn.PutInode(dir);
-          txn.PutChild(root.inode_id(), name, dir);
-          return absl::OkStatus();
-        },
-        [&](Status s) { done.set_value(s); });
+    store->Commit("Mkdir", payload, MkdirUnderRoot(name),
+                  [&](Status s) { done.set_value(s); });
     return done.get_future().get();
   }
 
