@@ -162,6 +162,27 @@ class BlockStoreTest : public ::testing::Test {
     return out;
   }
 
+  // The inodes of the files in pool directory `pool` (the clean-stop marker aside).
+  static std::set<ino_t> PooledInodes(const std::string& pool) {
+    std::set<ino_t> inodes;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(pool, ec)) {
+      if (e.path().filename().string()[0] == '.') continue;
+      struct stat st;
+      if (::stat(e.path().c_str(), &st) == 0) inodes.insert(st.st_ino);
+    }
+    return inodes;
+  }
+
+  // Waits (10 s at most) until the background filler has put `n` files in `pool`.
+  static bool WaitForPooledFiles(const std::string& pool, size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (PooledInodes(pool).size() < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // (poll interval)
+    }
+    return PooledInodes(pool).size() >= n;
+  }
+
   // Sum of the sizes of all replica files under the volumes.
   uint64_t FilesOnDisk(int volumes) const {
     uint64_t total = 0;
@@ -844,23 +865,8 @@ TEST_F(BlockStoreTest, NewReplicasTakeTheirFilesFromThePool) {
   o.file_pool_size = 8;
   ASSERT_NO_FATAL_FAILURE(OpenStore(o));
   const std::string pool = Vol(0) + "/current/pool";
-  auto pooled = [&] {
-    std::set<ino_t> inodes;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(pool, ec)) {
-      if (e.path().filename().string()[0] == '.') continue;  // (the clean-stop marker)
-      struct stat st;
-      if (::stat(e.path().c_str(), &st) == 0) inodes.insert(st.st_ino);
-    }
-    return inodes;
-  };
-  auto wait_for_full_pool = [&] {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (pooled().size() < 8 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // (poll interval)
-    }
-    return pooled().size() == 8;
-  };
+  auto pooled = [&] { return PooledInodes(pool); };
+  auto wait_for_full_pool = [&] { return WaitForPooledFiles(pool, 8); };
   ASSERT_TRUE(wait_for_full_pool());
   const std::set<ino_t> before = pooled();
   const std::string data = "small replica";
@@ -907,15 +913,11 @@ TEST_F(BlockStoreTest, PoolOfARunThatCrashedIsSetAside) {
   o.file_pool_size = 8;
   ASSERT_NO_FATAL_FAILURE(OpenStore(o));
   ASSERT_NO_FATAL_FAILURE(WriteReplica(1, 1, "one"));
-  store_.reset();
   const std::string pool = Vol(0) + "/current/pool";
+  ASSERT_TRUE(WaitForPooledFiles(pool, 8));
+  store_.reset();
   ASSERT_TRUE(fs::remove(pool + "/.clean"));  // as if the DataNode had been killed
-  std::set<ino_t> old_inodes;
-  for (const auto& e : fs::directory_iterator(pool)) {
-    struct stat st;
-    ASSERT_EQ(::stat(e.path().c_str(), &st), 0);
-    old_inodes.insert(st.st_ino);
-  }
+  const std::set<ino_t> old_inodes = PooledInodes(pool);
   ASSERT_FALSE(old_inodes.empty());
   ASSERT_NO_FATAL_FAILURE(OpenStore(o));
   size_t aside = 0;
