@@ -203,10 +203,12 @@ void FileOps::AddBlock(const cairn::v1::AddBlockRequest& req, cairn::v1::AddBloc
 void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
                            cairn::v1::CompleteFileResponse* resp, Done done) {
   if (Status s = CheckWritable(); !s.ok()) return done(s);
+  bool already_closed = false;  // a retried call: the mutation answers it without waiting
   {
     // Only the lease holder may complete (checked again in the mutation).
     auto inode = req.inode_id() != 0 ? store_->GetInode(req.inode_id()) : store_->ResolvePath(req.path());
     if (!inode.ok()) return done(inode.status());
+    already_closed = inode->lease_holder().empty();
     if (!inode->lease_holder().empty() && inode->lease_holder() != req.client_name()) {
       return done(absl::FailedPreconditionError(absl::StrCat(
           req.path(), ": lease is held by another writer (", inode->lease_holder(), ")")));
@@ -217,7 +219,7 @@ void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
           " bytes is longer than the block size ", inode->block_size_bytes())));
     }
   }
-  if (req.has_last() && req.last().length_bytes() > 0) {
+  if (!already_closed && req.has_last() && req.last().length_bytes() > 0) {
     // The last block needs one finalized replica of the declared length first (an empty one
     // is dropped below).
     BlockEntry entry;
@@ -248,8 +250,11 @@ void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
       [&req, resp, result](Txn& txn) -> Status {
         ASSIGN_OR_RETURN(InodeRecord inode, FindFile(txn, req.path(), req.inode_id()));
         if (inode.lease_holder().empty() && inode.type() == cairn::v1::FILE_TYPE_FILE) {
-          // Already closed (a retried call): fine if it ends with the same block, or the
-          // empty last block was dropped.
+          // Already closed (a retried call, or lease recovery closed it): fine if the file
+          // ends as the caller wrote it -- the same last block with the same length (lease
+          // recovery may have given it a new generation stamp) -- or the empty last block was
+          // dropped. A file that ends elsewhere lacks bytes the caller wrote: saying OK would
+          // lose them silently.
           auto has_block = [&inode](uint64_t id) {
             for (const auto& b : inode.blocks()) {
               if (b.block_id() == id) return true;
@@ -257,12 +262,20 @@ void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
             return false;
           };
           if (!req.has_last() ||
-              (inode.blocks_size() > 0 &&
-               inode.blocks().rbegin()->block_id() == req.last().block_id()) ||
               (req.last().length_bytes() == 0 && !has_block(req.last().block_id()))) {
             resp->set_complete(true);
-            result->closed = false;
             return absl::OkStatus();
+          }
+          if (inode.blocks_size() > 0 &&
+              inode.blocks().rbegin()->block_id() == req.last().block_id()) {
+            const uint64_t kept = inode.blocks().rbegin()->length_bytes();
+            if (kept == req.last().length_bytes()) {
+              resp->set_complete(true);
+              return absl::OkStatus();
+            }
+            return absl::FailedPreconditionError(absl::StrCat(
+                req.path(), ": the file was closed without this writer (lease recovery) with ",
+                kept, " bytes in its last block, not ", req.last().length_bytes()));
           }
         }
         ASSIGN_OR_RETURN(inode, FileForWriter(txn, req.path(), req.inode_id(), req.client_name()));

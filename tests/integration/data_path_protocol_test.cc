@@ -436,6 +436,64 @@ TEST_F(DataPathProtocolTest, FirstBlockAllocatedWithTheCreate) {
   ExpectClusterStillWorks();
 }
 
+// CompleteFile of a file that is already closed (a retry whose first answer was lost, or a
+// writer whose file lease recovery closed) says OK only if the file ends as the caller wrote
+// it. Regression: a retry was matched on the last block's id alone, so a writer whose file
+// was closed shorter than it wrote was told OK (before that, it was told complete=false until
+// its deadline, waiting for a replica of its length that would never come).
+TEST_F(DataPathProtocolTest, CompleteFileOfAClosedFileChecksItsEnd) {
+  cairn::v1::CreateFileRequest cr;
+  cr.set_path("/closed-end");
+  cr.set_replication(1);
+  cr.set_client_name("raw-client");
+  cr.set_allocate_first_block(true);
+  cairn::v1::CreateFileResponse cresp;
+  ASSERT_TRUE(nn_->CreateFile(Deadline().get(), cr, &cresp).ok());
+  ASSERT_TRUE(cresp.has_first_block());
+  const cairn::v1::LocatedBlock& lb = cresp.first_block();
+  const int dn = IndexOfAddress(lb.locations(0).address());
+  ASSERT_GE(dn, 0);
+  const std::string data = RandomBytes(70000, 79);
+  RawWriteResult w = RawWrite(DataNodeStub(dn).get(),
+                              {Header(lb.block().block_id(), lb.block().generation_stamp()),
+                               Packet(0, 0, data, /*last=*/true)});
+  ASSERT_TRUE(w.status.ok()) << w.status.error_message() << " " << w.first_error();
+  cairn::v1::CompleteFileRequest rq;
+  rq.set_path("/closed-end");
+  rq.set_client_name("raw-client");
+  *rq.mutable_last() = lb.block();
+  rq.mutable_last()->set_length_bytes(data.size());
+  ASSERT_TRUE(WaitFor([&] {
+    cairn::v1::CompleteFileResponse rs;
+    return nn_->CompleteFile(Deadline().get(), rq, &rs).ok() && rs.complete();
+  }, 10000));
+
+  // The same end again: OK, by path and by inode id.
+  cairn::v1::CompleteFileResponse rs;
+  EXPECT_GRPC(StatusCode::OK, nn_->CompleteFile(Deadline().get(), rq, &rs));
+  EXPECT_TRUE(rs.complete());
+  rq.set_inode_id(cresp.info().inode_id());
+  rs.Clear();
+  EXPECT_GRPC(StatusCode::OK, nn_->CompleteFile(Deadline().get(), rq, &rs));
+  EXPECT_TRUE(rs.complete());
+  // Another end: refused at once, whether longer or shorter than what the file kept.
+  for (uint64_t length : {data.size() + 5000, data.size() - 1}) {
+    rq.mutable_last()->set_length_bytes(length);
+    rs.Clear();
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_GRPC(StatusCode::FAILED_PRECONDITION,
+                nn_->CompleteFile(Deadline(3000).get(), rq, &rs));
+    EXPECT_FALSE(rs.complete());
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2)) << length;
+  }
+  auto st = fs_->Stat("/closed-end");
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_FALSE(st->under_construction);
+  EXPECT_EQ(st->length, data.size());
+  EXPECT_TRUE(SameBytes(*ReadFile(fs_.get(), "/closed-end"), data));
+  ExpectClusterStillWorks();
+}
+
 // ---- DataNodes the NameNode must not listen to --------------------------------------------------
 
 TEST_F(DataPathProtocolTest, UnregisteredDataNodeIsRefused) {
