@@ -47,6 +47,7 @@ class NameNode {
   BlockManager* blocks() { return blocks_.get(); }
   DataNodeManager* datanodes() { return datanodes_.get(); }
   SafeMode* safemode() { return safemode_.get(); }
+  LeaseManager* leases() { return leases_.get(); }
 
  private:
   Status LoadClusterId();

@@ -16,6 +16,7 @@
 #include "datanode/block_store.h"
 #include "namenode/block_manager.h"
 #include "namenode/datanode_manager.h"
+#include "namenode/lease_manager.h"
 #include "proto/datanode.grpc.pb.h"
 #include "proto/namenode.grpc.pb.h"
 #include "tests/testutil/fs_helpers.h"
@@ -491,6 +492,41 @@ TEST_F(DataPathProtocolTest, CompleteFileOfAClosedFileChecksItsEnd) {
   EXPECT_FALSE(st->under_construction);
   EXPECT_EQ(st->length, data.size());
   EXPECT_TRUE(SameBytes(*ReadFile(fs_.get(), "/closed-end"), data));
+  ExpectClusterStillWorks();
+}
+
+// A file deleted while open: its writer's CompleteFile gets NOT_FOUND and the NameNode drops
+// the lease. Regression: the entry stayed for as long as the writer's client renewed its other
+// leases (a mount with files open for days), and lease expiry later "recovered" a missing file.
+TEST_F(DataPathProtocolTest, CompleteFileOfADeletedFileDropsItsLease) {
+  namenode::LeaseManager* leases = cluster_->namenode()->leases();
+  cairn::v1::CreateFileRequest cr;
+  cr.set_path("/deleted-while-open");
+  cr.set_client_name("doomed-writer");
+  cairn::v1::CreateFileResponse cresp;
+  ASSERT_TRUE(nn_->CreateFile(Deadline().get(), cr, &cresp).ok());
+  cr.set_path("/still-open");
+  cairn::v1::CreateFileResponse other;
+  ASSERT_TRUE(nn_->CreateFile(Deadline().get(), cr, &other).ok());
+  ASSERT_GE(leases->AgeOf("doomed-writer"), 0);
+  ASSERT_OK(fs_->Delete("/deleted-while-open"));
+
+  cairn::v1::CompleteFileRequest rq;
+  rq.set_path("/deleted-while-open");
+  rq.set_client_name("doomed-writer");
+  rq.set_inode_id(cresp.info().inode_id());
+  cairn::v1::CompleteFileResponse rs;
+  EXPECT_GRPC(StatusCode::NOT_FOUND, nn_->CompleteFile(Deadline().get(), rq, &rs));
+  auto held = leases->Expired(-1);  // every lease
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0], std::make_pair(std::string("doomed-writer"), other.info().inode_id()));
+
+  rq.set_path("/still-open");
+  rq.set_inode_id(other.info().inode_id());
+  EXPECT_GRPC(StatusCode::OK, nn_->CompleteFile(Deadline().get(), rq, &rs));
+  EXPECT_TRUE(rs.complete());
+  EXPECT_EQ(leases->AgeOf("doomed-writer"), -1);
+  EXPECT_EQ(leases->size(), 0u);
   ExpectClusterStillWorks();
 }
 
