@@ -116,8 +116,8 @@ bool ReplicaFilePool::Take(int volume, const std::string& dest) {
   {
     absl::MutexLock l(&p.mu);
     if (!p.names.empty()) {
-      name = std::move(p.names.back());
-      p.names.pop_back();
+      name = std::move(p.names.front());
+      p.names.pop_front();
     }
     low = p.names.size() < target_;
   }

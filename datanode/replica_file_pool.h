@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,7 +42,9 @@ class ReplicaFilePool {
  private:
   struct Pool {
     std::string dir;
-    std::vector<std::string> names ABSL_GUARDED_BY(mu);  // files ready, taken from the back
+    // Files ready, oldest first; taken from the front (the oldest have had the longest to
+    // reach the disk).
+    std::deque<std::string> names ABSL_GUARDED_BY(mu);
     int64_t retry_at_ms = 0;  // after a failure to create: not before (filler only)
     mutable absl::Mutex mu;
   };
