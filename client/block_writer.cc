@@ -83,7 +83,9 @@ Status BlockWriter::OpenStream(bool recovery, const Pending* only_packet) {
   h->set_client_name(fs_->options().client_name);
   h->set_min_replicas(Needed());
   h->set_recovery(recovery);
-  h->set_expected_length_bytes(target_.block_size);
+  // What the DataNodes reserve for the block: all of it is known when it is one packet.
+  h->set_expected_length_bytes(one_shot_ ? only_packet->offset + only_packet->data.size()
+                                         : target_.block_size);
   bool sent;
   if (one_shot_) {
     FillPacket(*only_packet, req.mutable_packet());

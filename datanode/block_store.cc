@@ -80,8 +80,19 @@ void StoreCore::RemoveLocked(Replica* rep) {
   replicas_.erase(rep->block_id);
   rep->removed = true;
   ++rep->writer_epoch;
+  SetDiskBytesLocked(rep, 0);
+}
+
+void StoreCore::SetDiskBytesLocked(Replica* rep, uint64_t disk_bytes) {
   VolumeState& vs = volumes_[rep->volume];
-  vs.used -= std::min(vs.used, rep->disk_bytes);
+  vs.used = vs.used - std::min(vs.used, rep->disk_bytes) + disk_bytes;
+  rep->disk_bytes = disk_bytes;
+  const bool writing = !rep->removed && rep->state == ReplicaState::kBeingWritten;
+  const uint64_t reserve = writing && rep->promised_disk_bytes > disk_bytes
+                               ? rep->promised_disk_bytes - disk_bytes
+                               : 0;
+  vs.reserved = vs.reserved - std::min(vs.reserved, rep->reserved_bytes) + reserve;
+  rep->reserved_bytes = reserve;
 }
 
 int StoreCore::RenamePair(const std::string& from_data, const std::string& from_crc,
@@ -144,10 +155,7 @@ void StoreCore::Publish(Replica* rep, uint64_t epoch, uint64_t length, uint32_t 
   if (rep->removed || rep->writer_epoch != epoch) return;
   rep->length = length;
   rep->last_chunk_crc = last_chunk_crc;
-  const uint64_t bytes = length + CrcFileBytes(length, rep->bytes_per_checksum);
-  VolumeState& vs = volumes_[rep->volume];
-  vs.used = vs.used - std::min(vs.used, rep->disk_bytes) + bytes;
-  rep->disk_bytes = bytes;
+  SetDiskBytesLocked(rep, length + CrcFileBytes(length, rep->bytes_per_checksum));
 }
 
 Status StoreCore::MoveToFinalized(Replica* rep, uint64_t epoch, absl::string_view name) {
@@ -169,6 +177,7 @@ Status StoreCore::MoveToFinalized(Replica* rep, uint64_t epoch, absl::string_vie
       rep->state = ReplicaState::kFinalized;
       rep->data_path = std::move(to_data);
       rep->crc_path = std::move(to_crc);
+      SetDiskBytesLocked(rep, rep->disk_bytes);  // releases its reservation
     }
   }
   if (err != 0) return IoError(volume, err, name, "move to finalized");
@@ -280,7 +289,7 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::CreateReplica(uint64_t block
 
     // The volume with the most remaining space; ties go round-robin.
     std::vector<int> candidates;
-    std::vector<uint64_t> used(n);
+    std::vector<uint64_t> used(n), reserved(n);
     uint64_t rotate;
     {
       absl::MutexLock l(&mu_);
@@ -288,6 +297,7 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::CreateReplica(uint64_t block
         if (volumes_[v].failed) continue;
         candidates.push_back(v);
         used[v] = volumes_[v].used;
+        reserved[v] = volumes_[v].reserved;
       }
       rotate = next_volume_;
     }
@@ -301,7 +311,7 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::CreateReplica(uint64_t block
     for (size_t i = 0; i < candidates.size(); ++i) {
       int v = candidates[(rotate + i) % candidates.size()];
       uint64_t capacity, remaining;
-      if (!VolumeSpace(v, used[v], &capacity, &remaining)) continue;
+      if (!VolumeSpace(v, used[v], reserved[v], &capacity, &remaining)) continue;
       any_space_known = true;
       most_free = std::max(most_free, remaining);
       if (remaining == 0 || remaining < expected_bytes) continue;
@@ -330,6 +340,9 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::CreateReplica(uint64_t block
       if (replicas_.count(block_id) != 0 || volumes_[volume].failed) continue;  // raced
       replicas_.emplace(block_id, rep);
       ++next_volume_;
+      rep->promised_disk_bytes =
+          expected_bytes + CrcFileBytes(expected_bytes, options_.bytes_per_checksum);
+      SetDiskBytesLocked(rep.get(), 0);
     }
 
     // The .crc first: a .data file always has its .crc.
@@ -484,10 +497,7 @@ Status StoreCore::CommitRecovery(uint64_t block_id, uint64_t new_gs, uint64_t le
             rep->crc_path = std::move(to_crc);
             rep->length = length;
             rep->last_chunk_crc = last_crc;
-            const uint64_t bytes = length + CrcFileBytes(length, bpc);
-            VolumeState& vs = volumes_[volume];
-            vs.used = vs.used - std::min(vs.used, rep->disk_bytes) + bytes;
-            rep->disk_bytes = bytes;
+            SetDiskBytesLocked(rep.get(), length + CrcFileBytes(length, bpc));
           }
         }
         if (err != 0) return io_error(err, "move to finalized");
@@ -616,20 +626,21 @@ std::vector<ReplicaInfo> StoreCore::AllReplicas() {
 VolumeReport StoreCore::Report() {
   const int n = static_cast<int>(paths_.size());
   std::vector<int> healthy;
-  std::vector<uint64_t> used(n);
+  std::vector<uint64_t> used(n), reserved(n);
   {
     absl::MutexLock l(&mu_);
     for (int v = 0; v < n; ++v) {
       if (volumes_[v].failed) continue;
       healthy.push_back(v);
       used[v] = volumes_[v].used;
+      reserved[v] = volumes_[v].reserved;
     }
   }
   VolumeReport report;
   report.volumes = static_cast<uint32_t>(n);
   for (int v : healthy) {
     uint64_t capacity, remaining;
-    if (!VolumeSpace(v, used[v], &capacity, &remaining)) continue;
+    if (!VolumeSpace(v, used[v], reserved[v], &capacity, &remaining)) continue;
     report.capacity += capacity;
     report.used += used[v];
     report.remaining += remaining;

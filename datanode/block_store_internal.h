@@ -106,6 +106,11 @@ struct Replica {
   std::string data_path;
   std::string crc_path;
   uint64_t disk_bytes = 0;    // size of both files, as counted in the volume's `used`
+  // While being written: the size both files will have at the length the writer announced
+  // (0: none announced). What is still missing of it is reserved on the volume (see
+  // VolumeState::reserved), so that concurrent writers are not promised the same free space.
+  uint64_t promised_disk_bytes = 0;
+  uint64_t reserved_bytes = 0;  // as counted in the volume's `reserved`
   uint64_t writer_epoch = 0;  // a writer is valid only while this equals its epoch
   bool removed = false;       // no longer in the store's map
 };
@@ -122,6 +127,7 @@ struct VolumeState {
   bool failed = false;
   std::string failure;  // why, when failed
   uint64_t used = 0;    // bytes of replica files
+  uint64_t reserved = 0;  // bytes promised to replicas being written, not yet on disk
 };
 
 // A replica found by the scan at Open.
@@ -205,10 +211,14 @@ class StoreCore {
   bool CheckVolume(int volume) ABSL_LOCKS_EXCLUDED(mu_);
   // Capacity and remaining bytes of a healthy volume (statvfs or the test override).
   // False if statvfs failed (the volume may then have been marked failed).
-  bool VolumeSpace(int volume, uint64_t used, uint64_t* capacity, uint64_t* remaining)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // `remaining` leaves out `reserved` (promised to replicas being written).
+  bool VolumeSpace(int volume, uint64_t used, uint64_t reserved, uint64_t* capacity,
+                   uint64_t* remaining) ABSL_LOCKS_EXCLUDED(mu_);
   // Removes `rep` from the map and the volume's usage; `rep` must be current.
   void RemoveLocked(Replica* rep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `rep`'s files now hold `disk_bytes`: updates the volume's usage and what stays reserved
+  // for `rep` (nothing once it is finalized or removed).
+  void SetDiskBytesLocked(Replica* rep, uint64_t disk_bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A removed replica's files, to unlink once mu_ is released.
   struct DetachedFiles {
     int volume = 0;

@@ -418,6 +418,7 @@ void StoreCore::MarkVolumeFailed(int volume, const std::string& why) {
   vs.failed = true;
   vs.failure = why;
   vs.used = 0;
+  vs.reserved = 0;
   size_t dropped = 0;
   for (auto it = replicas_.begin(); it != replicas_.end();) {
     Replica& rep = *it->second;
@@ -461,7 +462,8 @@ Status StoreCore::IoError(int volume, int err, absl::string_view name, absl::str
   return absl::InternalError(msg);
 }
 
-bool StoreCore::VolumeSpace(int volume, uint64_t used, uint64_t* capacity, uint64_t* remaining) {
+bool StoreCore::VolumeSpace(int volume, uint64_t used, uint64_t reserved, uint64_t* capacity,
+                            uint64_t* remaining) {
   struct statvfs st;
   if (::statvfs(paths_[volume].current.c_str(), &st) != 0) {
     int err = errno;
@@ -480,8 +482,9 @@ bool StoreCore::VolumeSpace(int volume, uint64_t used, uint64_t* capacity, uint6
                   ? options_.capacity_bytes_per_volume_for_tests
                   : fs_capacity;
   uint64_t room = std::min(*capacity > used ? *capacity - used : 0, fs_free);
-  const uint64_t reserved = options_.reserved_bytes_per_volume;
-  *remaining = room > reserved ? room - reserved : 0;
+  room = room > reserved ? room - reserved : 0;
+  const uint64_t keep_free = options_.reserved_bytes_per_volume;
+  *remaining = room > keep_free ? room - keep_free : 0;
   return true;
 }
 

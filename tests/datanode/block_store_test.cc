@@ -811,6 +811,49 @@ TEST_F(BlockStoreTest, CapacityOverrideExhaustsSpace) {
   EXPECT_LE(store_->Report().remaining, 4u << 10);
 }
 
+// The length a writer announces is reserved on the volume until written, finalized or
+// abandoned: concurrent writers are not promised the same free space (they would all run
+// into ENOSPC mid-block). Regression: admission compared each announcement with the free
+// space alone, so any number of writers was admitted to the last free block.
+TEST_F(BlockStoreTest, AnnouncedLengthsAreReservedUntilWrittenOrGone) {
+  BlockStoreOptions o = Options();
+  o.capacity_bytes_per_volume_for_tests = 100 << 10;
+  OpenStore(o);
+  const uint64_t capacity = 100 << 10;
+  auto a = Create(1, 1, 40 << 10);
+  ASSERT_NE(a, nullptr);
+  auto b = Create(2, 1, 40 << 10);
+  ASSERT_NE(b, nullptr);
+  // 80 KiB promised (plus checksums): a third 40 KiB writer does not fit.
+  auto no = store_->CreateReplica(3, 1, 40 << 10);
+  EXPECT_EQ(no.status().code(), absl::StatusCode::kResourceExhausted) << no.status();
+  VolumeReport r = store_->Report();
+  EXPECT_LT(r.remaining, capacity - (80u << 10));
+  EXPECT_GT(r.remaining, capacity - (82u << 10));
+  EXPECT_EQ(r.used, FilesOnDisk(1));
+
+  // Written bytes move from the reservation to the used space: the remaining space stays.
+  const std::string data = RandomBytes(30 << 10, 3);
+  ASSERT_TRUE(a->Write(0, data.data(), data.size()).ok());
+  EXPECT_EQ(store_->Report().remaining, r.remaining);
+  // Finalized short of its announcement, `a` releases the rest; `b` is abandoned.
+  ASSERT_TRUE(a->Finalize().ok());
+  EXPECT_GT(store_->Report().remaining, r.remaining + (9u << 10));
+  EXPECT_EQ(store_->CreateReplica(3, 1, 40 << 10).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(b->Abandon().ok());
+  auto c = Create(3, 1, 40 << 10);
+  ASSERT_NE(c, nullptr);
+  auto d = Create(4, 1, 20 << 10);
+  ASSERT_NE(d, nullptr);
+  // Deleting a replica being written releases its reservation too.
+  EXPECT_EQ(store_->CreateReplica(5, 1, 20 << 10).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(store_->DeleteReplica(3).ok());
+  EXPECT_TRUE(store_->CreateReplica(5, 1, 20 << 10).ok());
+  EXPECT_EQ(ReadAll(1, 1), data);
+}
+
 TEST_F(BlockStoreTest, CheckVolumesFailsRemovedVolume) {
   BlockStoreOptions o = Options(2);
   o.capacity_bytes_per_volume_for_tests = 1 << 30;  // the emptier volume wins, deterministically
