@@ -156,6 +156,7 @@ Status FuseMount::Mount(const std::string& namenode, const std::vector<std::stri
   char tmpl[] = "/tmp/cairn-fuse-mnt-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) return absl::InternalError("mkdtemp failed");
   dir_ = tmpl;
+  if (!log_path_.empty()) unlink(log_path_.c_str());  // the previous mount's
   log_path_ = dir_ + ".log";
   std::vector<std::string> argv = {FuseBinary(), dir_, "--namenode", namenode, "-f"};
   if (!options.empty()) {
