@@ -304,6 +304,9 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::CreateReplica(uint64_t block
     if (candidates.empty()) {
       return absl::UnavailableError(absl::StrCat(name, ": no usable volume"));
     }
+    // What the replica's two files will take at the announced length (reserved below).
+    const uint64_t promised =
+        expected_bytes + CrcFileBytes(expected_bytes, options_.bytes_per_checksum);
     int volume = -1;
     uint64_t best = 0;
     uint64_t most_free = 0;
@@ -314,7 +317,7 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::CreateReplica(uint64_t block
       if (!VolumeSpace(v, used[v], reserved[v], &capacity, &remaining)) continue;
       any_space_known = true;
       most_free = std::max(most_free, remaining);
-      if (remaining == 0 || remaining < expected_bytes) continue;
+      if (remaining == 0 || remaining < promised) continue;
       if (volume < 0 || remaining > best) {
         volume = v;
         best = remaining;
@@ -338,10 +341,16 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::CreateReplica(uint64_t block
     {
       absl::MutexLock l(&mu_);
       if (replicas_.count(block_id) != 0 || volumes_[volume].failed) continue;  // raced
+      // Writers admitted to the volume since the space was read took part of it: choose again
+      // if what is left no longer holds this one (the check and the reservation are one step).
+      const VolumeState& vs = volumes_[volume];
+      const uint64_t taken_since = vs.used + vs.reserved > used[volume] + reserved[volume]
+                                       ? vs.used + vs.reserved - used[volume] - reserved[volume]
+                                       : 0;
+      if (taken_since > 0 && (taken_since > best || best - taken_since < promised)) continue;
       replicas_.emplace(block_id, rep);
       ++next_volume_;
-      rep->promised_disk_bytes =
-          expected_bytes + CrcFileBytes(expected_bytes, options_.bytes_per_checksum);
+      rep->promised_disk_bytes = promised;
       SetDiskBytesLocked(rep.get(), 0);
     }
 
