@@ -380,31 +380,40 @@ Status StoreCore::Init(std::shared_ptr<StoreCore> self) {
     }
   }
 
-  absl::MutexLock l(&mu_);
-  volumes_ = std::move(states);
-  for (const auto& [id, i] : best) {
-    const ScannedReplica& r = found[i];
-    auto rep = std::make_shared<Replica>(id);
-    rep->generation_stamp = r.generation_stamp;
-    rep->length = r.length;
-    rep->last_chunk_crc = r.last_chunk_crc;
-    rep->bytes_per_checksum = r.bytes_per_checksum;
-    rep->state = r.state;
-    rep->volume = r.volume;
-    rep->data_path = r.data_path;
-    rep->crc_path = r.crc_path;
-    rep->disk_bytes = r.disk_bytes;
-    volumes_[r.volume].used += r.disk_bytes;
-    replicas_.emplace(id, std::move(rep));
-  }
-  LOG(INFO) << "block store: " << replicas_.size() << " replicas on " << n - failures.size()
-            << " of " << n << " volumes";
-  if (options_.file_pool_size > 0) {
-    std::vector<std::string> pool_dirs;
-    for (int v = 0; v < n; ++v) {
-      pool_dirs.push_back(volumes_[v].failed ? "" : paths_[v].current + "/pool");
+  std::vector<int> healthy;
+  {
+    absl::MutexLock l(&mu_);
+    volumes_ = std::move(states);
+    for (const auto& [id, i] : best) {
+      const ScannedReplica& r = found[i];
+      auto rep = std::make_shared<Replica>(id);
+      rep->generation_stamp = r.generation_stamp;
+      rep->length = r.length;
+      rep->last_chunk_crc = r.last_chunk_crc;
+      rep->bytes_per_checksum = r.bytes_per_checksum;
+      rep->state = r.state;
+      rep->volume = r.volume;
+      rep->data_path = r.data_path;
+      rep->crc_path = r.crc_path;
+      rep->disk_bytes = r.disk_bytes;
+      volumes_[r.volume].used += r.disk_bytes;
+      replicas_.emplace(id, std::move(rep));
     }
-    file_pool_ = std::make_unique<ReplicaFilePool>(std::move(pool_dirs), options_.file_pool_size);
+    LOG(INFO) << "block store: " << replicas_.size() << " replicas on " << n - failures.size()
+              << " of " << n << " volumes";
+    if (options_.file_pool_size > 0) {
+      std::vector<std::string> pool_dirs;
+      for (int v = 0; v < n; ++v) {
+        pool_dirs.push_back(volumes_[v].failed ? "" : paths_[v].current + "/pool");
+      }
+      file_pool_ = std::make_unique<ReplicaFilePool>(std::move(pool_dirs), options_.file_pool_size);
+    }
+    for (int v = 0; v < n; ++v) {
+      if (!volumes_[v].failed) healthy.push_back(v);
+    }
+  }
+  for (int v : healthy) {  // (file system walks: outside mu_)
+    ReplicaFilePool::SweepCrashedPools(paths_[v].current, {paths_[v].rbw, paths_[v].finalized});
   }
   return absl::OkStatus();
 }

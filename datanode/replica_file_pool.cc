@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
@@ -65,7 +68,8 @@ ReplicaFilePool::ReplicaFilePool(std::vector<std::string> dirs, size_t target)
           continue;
         }
         LOG(WARNING) << "replica file pool: the DataNode did not stop cleanly; the old pool is "
-                     << "left at " << aside << " (empty files; nothing the DataNode needs)";
+                     << "set aside at " << aside << " (removed at start, file by file, where "
+                     << "that is safe)";
       }
       continue;  // nothing to adopt
     }
@@ -132,6 +136,58 @@ bool ReplicaFilePool::Take(int volume, const std::string& dest) {
     return false;
   }
   return true;
+}
+
+size_t ReplicaFilePool::SweepCrashedPools(const std::string& current,
+                                          const std::vector<std::string>& replica_dirs) {
+  constexpr char kAsidePrefix[] = "pool.crashed-";
+  std::vector<std::string> aside;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(current, ec)) {
+    if (e.path().filename().string().rfind(kAsidePrefix, 0) == 0) aside.push_back(e.path());
+  }
+  if (aside.empty()) return 0;
+  std::set<std::pair<dev_t, ino_t>> in_use;
+  for (const std::string& dir : replica_dirs) {
+    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      struct stat st;
+      if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        in_use.emplace(st.st_dev, st.st_ino);
+      }
+    }
+    if (ec) {
+      LOG(WARNING) << "replica file pool: cannot read " << dir << " (" << ec.message()
+                   << "); set-aside pools are kept";
+      return 0;
+    }
+  }
+  size_t left = 0;
+  for (const std::string& dir : aside) {
+    size_t removed = 0, kept = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      struct stat st;
+      if (::lstat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 &&
+          st.st_nlink == 1 && in_use.count({st.st_dev, st.st_ino}) == 0 &&
+          ::unlink(e.path().c_str()) == 0) {
+        ++removed;
+      } else {
+        ++kept;
+      }
+    }
+    if (ec) ++kept;  // (unreadable: kept, whatever is in it)
+    if (kept == 0 && ::rmdir(dir.c_str()) == 0) {
+      FsyncDir(current);
+    } else if (removed > 0) {
+      FsyncDir(dir);
+    }
+    if (kept > 0) {
+      LOG(WARNING) << "replica file pool: " << kept << " file(s) left in " << dir
+                   << " (not empty, more than one link, or a replica's file)";
+    }
+    left += kept;
+  }
+  return left;
 }
 
 size_t ReplicaFilePool::available(int volume) const {

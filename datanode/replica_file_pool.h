@@ -39,11 +39,19 @@ class ReplicaFilePool {
   // Files ready in `volume`'s pool.
   size_t available(int volume) const;
 
+  // Removes what pools set aside after crashes left in `current` (its pool.crashed-*
+  // directories): each empty file with one link whose inode no file below `replica_dirs`
+  // has, then each directory left empty. Anything else stays (a crash can leave a pool name on
+  // a replica's file, and without fsck its link count may say 1). Call before replicas are
+  // written (at start). Returns the number of files left in such directories.
+  static size_t SweepCrashedPools(const std::string& current,
+                                  const std::vector<std::string>& replica_dirs);
+
  private:
   struct Pool {
     std::string dir;
-    // Files ready, oldest first; taken from the front (the oldest have had the longest to
-    // reach the disk).
+    // Files ready, in the order they were made (adopted ones first); taken from the front:
+    // the oldest have had the longest to reach the disk.
     std::deque<std::string> names ABSL_GUARDED_BY(mu);
     int64_t retry_at_ms = 0;  // after a failure to create: not before (filler only)
     mutable absl::Mutex mu;

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -949,39 +950,63 @@ TEST_F(BlockStoreTest, NewReplicasTakeTheirFilesFromThePool) {
   EXPECT_TRUE(fs::exists(names[1])) << "left alone";
 }
 
-// After a crash (no clean-stop marker) nothing of the old pool is used or removed: the
-// directory is set aside and a new pool starts.
-TEST_F(BlockStoreTest, PoolOfARunThatCrashedIsSetAside) {
+// After a crash (no clean-stop marker) nothing of the old pool is used: the directory is set
+// aside and a new pool starts. The set-aside directory is swept at start: its empty files with
+// one link that no replica file shares go, and the directory with them once empty; a pool name
+// left on a replica's file (a crash undid the rename out of the pool) and a file with data
+// stay, and the replica keeps its data.
+TEST_F(BlockStoreTest, PoolOfARunThatCrashedIsSetAsideAndSwept) {
   BlockStoreOptions o = Options();
   o.file_pool_size = 8;
   ASSERT_NO_FATAL_FAILURE(OpenStore(o));
   ASSERT_NO_FATAL_FAILURE(WriteReplica(1, 1, "one"));
-  const std::string pool = Vol(0) + "/current/pool";
+  const std::string current = Vol(0) + "/current";
+  const std::string pool = current + "/pool";
   ASSERT_TRUE(WaitForPooledFiles(pool, 8));
+  auto data_of_1 = store_->DataPathForTests(1);
+  ASSERT_TRUE(data_of_1.ok()) << data_of_1.status();
   store_.reset();
   ASSERT_TRUE(fs::remove(pool + "/.clean"));  // as if the DataNode had been killed
-  const std::set<ino_t> old_inodes = PooledInodes(pool);
-  ASSERT_FALSE(old_inodes.empty());
+  std::vector<fs::path> names;
+  for (const auto& e : fs::directory_iterator(pool)) names.push_back(e.path());
+  ASSERT_EQ(names.size(), 8u);
+  fs::remove(names[0]);
+  fs::create_hard_link(*data_of_1, names[0]);  // a pool name on replica 1's data file
+  WriteFile(names[1].string(), "data");
+  auto aside_dirs = [&] {
+    std::map<std::string, std::set<std::string>> out;
+    for (const auto& e : fs::directory_iterator(current)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("pool.crashed-", 0) != 0) continue;
+      auto& files = out[name];
+      for (const auto& f : fs::directory_iterator(e.path())) {
+        files.insert(f.path().filename().string());
+      }
+    }
+    return out;
+  };
+
   ASSERT_NO_FATAL_FAILURE(OpenStore(o));
-  size_t aside = 0;
-  for (const auto& e : fs::directory_iterator(Vol(0) + "/current")) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("pool.crashed-", 0) != 0) continue;
-    ++aside;
-    EXPECT_EQ(static_cast<size_t>(std::distance(fs::directory_iterator(e.path()),
-                                                fs::directory_iterator())),
-              old_inodes.size());
-  }
-  EXPECT_EQ(aside, 1u);
+  auto aside = aside_dirs();
+  ASSERT_EQ(aside.size(), 1u);
+  EXPECT_EQ(aside.begin()->second, (std::set<std::string>{names[0].filename().string(),
+                                                          names[1].filename().string()}));
   for (uint64_t id = 2; id < 6; ++id) {
     ASSERT_NO_FATAL_FAILURE(WriteReplica(id, 1, absl::StrCat("replica ", id)));
-    auto path = store_->DataPathForTests(id);
-    ASSERT_TRUE(path.ok());
-    struct stat st;
-    ASSERT_EQ(::stat(path->c_str(), &st), 0);
-    EXPECT_EQ(old_inodes.count(st.st_ino), 0u) << "a file of the crashed run's pool was used";
   }
+  EXPECT_EQ(aside_dirs(), aside) << "a file of the crashed run's pool was used";
+  EXPECT_EQ(ReadFile((current + "/" + aside.begin()->first + "/" + names[1].filename().string())),
+            "data");
   EXPECT_EQ(ReadAll(1, 1), "one");
+
+  // A second crash, with nothing left behind but empty pool files: its directory goes.
+  ASSERT_TRUE(WaitForPooledFiles(pool, 8));
+  store_.reset();
+  ASSERT_TRUE(fs::remove(pool + "/.clean"));
+  ASSERT_NO_FATAL_FAILURE(OpenStore(o));
+  EXPECT_EQ(aside_dirs(), aside);
+  EXPECT_EQ(ReadAll(1, 1), "one");
+  for (uint64_t id = 2; id < 6; ++id) EXPECT_EQ(ReadAll(id, 1), absl::StrCat("replica ", id));
 }
 
 // With no pool (file_pool_size 0) replicas are created as needed and no pool directory exists.
