@@ -209,6 +209,14 @@ grpc::Status RunWritePipeline(const PipelineEnv& env, grpc::ServerContext* ctx,
       local = absl::DataLossError(absl::StrCat(name, ": packet ", p.seqno(), " checksum mismatch"));
       break;
     }
+    const uint64_t announced = header.expected_length_bytes();
+    if (announced > 0 && p.offset_bytes() + p.data().size() > announced) {
+      // (The space reserved for the replica is the announced length.)
+      local = absl::InvalidArgumentError(absl::StrCat(
+          name, ": packet ends at byte ", p.offset_bytes() + p.data().size(),
+          ", past the block length of ", announced, " bytes the writer announced"));
+      break;
+    }
     if (already_finalized && p.offset_bytes() + p.data().size() > finalized_length) {
       local = absl::InvalidArgumentError(absl::StrCat(
           name, ": packet beyond the finalized replica's ", finalized_length, " bytes"));

@@ -762,6 +762,16 @@ TEST_F(DataPathProtocolTest, MalformedWriteBlockStreams) {
     EXPECT_EQ(info->state, datanode::ReplicaState::kBeingWritten);
   }
   {
+    SCOPED_TRACE("a packet past the announced length");
+    RawWriteResult r = RawWrite(dn.get(), {Header(FakeBlockId(29), 1, false, chunk.size() + 100),
+                                           Packet(0, 0, chunk), Packet(1, chunk.size(), chunk, true)});
+    EXPECT_GRPC(StatusCode::INVALID_ARGUMENT, r.status);
+    EXPECT_NE(r.first_error().find("announced"), std::string::npos) << r.first_error();
+    auto info = store->GetReplica(FakeBlockId(29));
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_EQ(info->length, chunk.size()) << "bytes past the announced length were written";
+  }
+  {
     SCOPED_TRACE("no room for the expected length");
     RawWriteResult r = RawWrite(dn.get(), {Header(FakeBlockId(9), 1, false, uint64_t{1} << 60)});
     EXPECT_GRPC(StatusCode::RESOURCE_EXHAUSTED, r.status);
