@@ -405,7 +405,8 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::CreateReplica(uint64_t block
 }
 
 StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::RecoverReplica(uint64_t block_id,
-                                                                   uint64_t new_gs) {
+                                                                   uint64_t new_gs,
+                                                                   uint64_t expected_bytes) {
   using Result = StatusOr<std::unique_ptr<ReplicaWriter>>;
   const std::string name = BlockName(block_id, new_gs);
   return WithReplicaLocked<Result>(
@@ -432,6 +433,10 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::RecoverReplica(uint64_t bloc
             rep->data_path = std::move(to_data);
             rep->crc_path = std::move(to_crc);
             ++rep->writer_epoch;  // the previous writer may not write any more
+            rep->promised_disk_bytes = std::max(
+                rep->promised_disk_bytes,
+                expected_bytes + CrcFileBytes(expected_bytes, rep->bytes_per_checksum));
+            SetDiskBytesLocked(rep.get(), rep->disk_bytes);
           }
         }
         if (err != 0) return IoError(volume, err, name, "rename for recovery");
@@ -686,9 +691,10 @@ class BlockStoreImpl final : public BlockStore {
                                                          uint64_t expected_bytes) override {
     return core_->CreateReplica(block_id, generation_stamp, expected_bytes);
   }
-  StatusOr<std::unique_ptr<ReplicaWriter>> RecoverReplica(
-      uint64_t block_id, uint64_t new_generation_stamp) override {
-    return core_->RecoverReplica(block_id, new_generation_stamp);
+  StatusOr<std::unique_ptr<ReplicaWriter>> RecoverReplica(uint64_t block_id,
+                                                          uint64_t new_generation_stamp,
+                                                          uint64_t expected_bytes) override {
+    return core_->RecoverReplica(block_id, new_generation_stamp, expected_bytes);
   }
   Status CommitRecovery(uint64_t block_id, uint64_t new_generation_stamp,
                         uint64_t length) override {

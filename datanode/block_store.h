@@ -110,10 +110,12 @@ class BlockStore {
                                                                  uint64_t generation_stamp,
                                                                  uint64_t expected_bytes) = 0;
   // Reopens a replica being written (pipeline recovery) under a new, larger generation stamp:
-  // renames its files and returns a writer positioned at its current length. NOT_FOUND if
-  // there is no such replica; FAILED_PRECONDITION if it is finalized.
+  // renames its files and returns a writer positioned at its current length; the space for
+  // `expected_bytes` (the block length the writer announces; 0: none) is reserved as by
+  // CreateReplica, without an admission check (the bytes so far are on disk already).
+  // NOT_FOUND if there is no such replica; FAILED_PRECONDITION if it is finalized.
   virtual StatusOr<std::unique_ptr<ReplicaWriter>> RecoverReplica(
-      uint64_t block_id, uint64_t new_generation_stamp) = 0;
+      uint64_t block_id, uint64_t new_generation_stamp, uint64_t expected_bytes) = 0;
   // Gives a replica (either state) a new generation stamp and truncates it to `length`
   // (lease recovery), finalizing it. NOT_FOUND, or INVALID_ARGUMENT if length > its length.
   virtual Status CommitRecovery(uint64_t block_id, uint64_t new_generation_stamp,

@@ -165,7 +165,8 @@ class StoreCore {
 
   StatusOr<std::unique_ptr<ReplicaWriter>> CreateReplica(uint64_t block_id, uint64_t gs,
                                                          uint64_t expected_bytes);
-  StatusOr<std::unique_ptr<ReplicaWriter>> RecoverReplica(uint64_t block_id, uint64_t new_gs);
+  StatusOr<std::unique_ptr<ReplicaWriter>> RecoverReplica(uint64_t block_id, uint64_t new_gs,
+                                                           uint64_t expected_bytes);
   Status CommitRecovery(uint64_t block_id, uint64_t new_gs, uint64_t length);
   StatusOr<std::unique_ptr<ReplicaReader>> OpenReplica(uint64_t block_id, uint64_t gs);
   Status DeleteReplica(uint64_t block_id);

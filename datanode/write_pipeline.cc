@@ -139,7 +139,7 @@ grpc::Status RunWritePipeline(const PipelineEnv& env, grpc::ServerContext* ctx,
   }
   StatusOr<std::unique_ptr<ReplicaWriter>> writer =
       already_finalized ? StatusOr<std::unique_ptr<ReplicaWriter>>(nullptr)
-      : header.recovery() ? env.store->RecoverReplica(block_id, gs)
+      : header.recovery() ? env.store->RecoverReplica(block_id, gs, header.expected_length_bytes())
                           : env.store->CreateReplica(block_id, gs, header.expected_length_bytes());
   if (!writer.ok() && header.recovery() && writer.status().code() == absl::StatusCode::kNotFound) {
     // The pipeline broke before this node got anything: start the replica now (a resend that

@@ -404,7 +404,7 @@ TEST_F(BlockStoreTest, ReopenFindsFinalizedAndBeingWritten) {
   EXPECT_EQ(ReadAll(2, 4), rbw);  // the partial last chunk's CRC survived the restart
 
   // The reopened replica continues under a new stamp.
-  auto w = store_->RecoverReplica(2, 6);
+  auto w = store_->RecoverReplica(2, 6, 0);
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_EQ((*w)->length(), 5000u);
   const std::string more = RandomBytes(7000, 3);
@@ -459,7 +459,7 @@ TEST_F(BlockStoreTest, ReopenTrimsUncheckedBytesAndSkipsBadReplicas) {
   EXPECT_FALSE(fs::exists(probe));
 
   // Continuing the trimmed replica drops the stale bytes.
-  auto w = store_->RecoverReplica(1, 2);
+  auto w = store_->RecoverReplica(1, 2, 0);
   ASSERT_TRUE(w.ok());
   const std::string more = RandomBytes(100, 5);
   ASSERT_TRUE((*w)->Write(5000, more.data(), more.size()).ok());
@@ -532,7 +532,7 @@ TEST_F(BlockStoreTest, ChecksumChunkSizeKeptPerReplica) {
   EXPECT_EQ((*r)->bytes_per_checksum(), 512u);
   EXPECT_EQ(ReadAll(1, 1), data);
   EXPECT_TRUE(store_->VerifyReplica(1, 0).ok());
-  auto w = store_->RecoverReplica(2, 2);
+  auto w = store_->RecoverReplica(2, 2, 0);
   ASSERT_TRUE(w.ok());
   ASSERT_TRUE((*w)->Write(20000, data.data(), 1000).ok());
   ASSERT_TRUE((*w)->Finalize().ok());
@@ -594,9 +594,9 @@ TEST_F(BlockStoreTest, RecoverReplicaBumpsStampAndContinues) {
   ASSERT_NE(w1, nullptr);
   ASSERT_TRUE(w1->Write(0, a.data(), a.size()).ok());
 
-  EXPECT_EQ(store_->RecoverReplica(2, 2).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(store_->RecoverReplica(1, 1).status().code(), absl::StatusCode::kFailedPrecondition);
-  auto w2 = store_->RecoverReplica(1, 2);
+  EXPECT_EQ(store_->RecoverReplica(2, 2, 0).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->RecoverReplica(1, 1, 0).status().code(), absl::StatusCode::kFailedPrecondition);
+  auto w2 = store_->RecoverReplica(1, 2, 0);
   ASSERT_TRUE(w2.ok()) << w2.status();
   EXPECT_EQ((*w2)->length(), 5000u);
   EXPECT_EQ(store_->GetReplica(1)->generation_stamp, 2u);
@@ -613,7 +613,7 @@ TEST_F(BlockStoreTest, RecoverReplicaBumpsStampAndContinues) {
   ASSERT_TRUE((*w2)->Write(4000, b.data(), b.size()).ok());
   ASSERT_TRUE((*w2)->Finalize().ok());
   EXPECT_EQ(ReadAll(1, 2), a.substr(0, 4000) + b);
-  EXPECT_EQ(store_->RecoverReplica(1, 3).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->RecoverReplica(1, 3, 0).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(BlockStoreTest, CommitRecoveryTruncatesAndFinalizes) {
@@ -853,6 +853,18 @@ TEST_F(BlockStoreTest, AnnouncedLengthsAreReservedUntilWrittenOrGone) {
   ASSERT_TRUE(store_->DeleteReplica(3).ok());
   EXPECT_TRUE(store_->CreateReplica(5, 1, 20 << 10).ok());
   EXPECT_EQ(ReadAll(1, 1), data);
+
+  // After a restart nothing is reserved for replicas being written (their writers are gone);
+  // pipeline recovery reserves what its writer announces again.
+  d.reset();
+  OpenStore(o);
+  const uint64_t unreserved = store_->Report().remaining;
+  auto recovered = store_->RecoverReplica(4, 2, 20 << 10);
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_LT(store_->Report().remaining, unreserved - (20u << 10) + 1);
+  EXPECT_GT(store_->Report().remaining, unreserved - (21u << 10));
+  ASSERT_TRUE((*recovered)->Finalize().ok());
+  EXPECT_EQ(store_->Report().remaining, unreserved);
 }
 
 TEST_F(BlockStoreTest, CheckVolumesFailsRemovedVolume) {
