@@ -499,6 +499,19 @@ void FileOps::GetFsStats(const cairn::v1::GetFsStatsRequest&, cairn::v1::GetFsSt
   done(absl::OkStatus());
 }
 
+size_t FileOps::DropStaleLeases() {
+  size_t dropped = 0;
+  for (const auto& [client, inode_id] : leases_->All()) {
+    auto inode = store_->GetInode(inode_id);
+    if (inode.ok() ? inode->lease_holder() == client : !absl::IsNotFound(inode.status())) {
+      continue;  // held, or unknown (a read error): kept
+    }
+    leases_->Remove(client, inode_id);
+    ++dropped;
+  }
+  return dropped;
+}
+
 Status FileOps::RecoverLease(const std::string& client, uint64_t inode_id) {
   auto inode = store_->GetInode(inode_id);
   if (!inode.ok() || inode->lease_holder() != client) {

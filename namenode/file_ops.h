@@ -64,6 +64,10 @@ class FileOps {
   // closed. Blocking (talks to DataNodes); call from a background thread. OK when the file is
   // closed (or gone); UNAVAILABLE to try again later.
   Status RecoverLease(const std::string& client, uint64_t inode_id);
+  // Drops the lease entries of files that are gone or no longer held by that client (deleted,
+  // replaced or renamed over while open); returns how many. Their writers' clients may go on
+  // renewing other leases for days, so expiry alone would keep them.
+  size_t DropStaleLeases();
 
  private:
   Status CheckWritable() const;

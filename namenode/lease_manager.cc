@@ -40,6 +40,15 @@ std::vector<std::pair<std::string, uint64_t>> LeaseManager::Expired(int64_t limi
   return out;
 }
 
+std::vector<std::pair<std::string, uint64_t>> LeaseManager::All() const {
+  absl::MutexLock l(&mu_);
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& [client, lease] : leases_) {
+    for (uint64_t id : lease.inodes) out.emplace_back(client, id);
+  }
+  return out;
+}
+
 size_t LeaseManager::size() const {
   absl::MutexLock l(&mu_);
   return leases_.size();

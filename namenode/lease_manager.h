@@ -25,6 +25,8 @@ class LeaseManager {
   int64_t AgeOf(const std::string& client) const;
   // (client, inode id) of every lease not renewed for `limit_ms`.
   std::vector<std::pair<std::string, uint64_t>> Expired(int64_t limit_ms) const;
+  // (client, inode id) of every lease.
+  std::vector<std::pair<std::string, uint64_t>> All() const;
   size_t size() const;
 
  private:

@@ -149,6 +149,8 @@ void NameNode::RunMonitorOnce() {
       Status s = files_->RecoverLease(client, inode_id);
       if (!s.ok()) LOG(WARNING) << "lease recovery of inode " << inode_id << ": " << s;
     }
+    // Every tenth round (one lookup per open file).
+    if (++monitor_rounds_ % 10 == 0) files_->DropStaleLeases();
   }
 }
 

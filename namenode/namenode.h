@@ -69,6 +69,7 @@ class NameNode {
   std::unique_ptr<AdminOps> admin_;
   std::unique_ptr<NameNodeServer> service_;
   std::unique_ptr<grpc::Server> server_;
+  uint64_t monitor_rounds_ = 0;  // monitor thread only
 
   absl::Mutex monitor_mu_;
   bool stopping_ ABSL_GUARDED_BY(monitor_mu_) = false;

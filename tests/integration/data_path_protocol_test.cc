@@ -527,6 +527,15 @@ TEST_F(DataPathProtocolTest, CompleteFileOfADeletedFileDropsItsLease) {
   EXPECT_TRUE(rs.complete());
   EXPECT_EQ(leases->AgeOf("doomed-writer"), -1);
   EXPECT_EQ(leases->size(), 0u);
+
+  // A writer that never completes: its entry goes once the NameNode sees the file is gone
+  // (a check every ten monitor rounds), long before the lease would expire.
+  cr.set_path("/deleted-never-closed");
+  cr.set_client_name("silent-writer");
+  ASSERT_TRUE(nn_->CreateFile(Deadline().get(), cr, &cresp).ok());
+  ASSERT_GE(leases->AgeOf("silent-writer"), 0);
+  ASSERT_OK(fs_->Delete("/deleted-never-closed"));
+  EXPECT_TRUE(WaitFor([&] { return leases->AgeOf("silent-writer") == -1; }, 15000));
   ExpectClusterStillWorks();
 }
 
