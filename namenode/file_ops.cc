@@ -501,12 +501,13 @@ void FileOps::GetFsStats(const cairn::v1::GetFsStatsRequest&, cairn::v1::GetFsSt
 
 size_t FileOps::DropStaleLeases() {
   size_t dropped = 0;
-  for (const auto& [client, inode_id] : leases_->All()) {
-    auto inode = store_->GetInode(inode_id);
-    if (inode.ok() ? inode->lease_holder() == client : !absl::IsNotFound(inode.status())) {
+  for (const LeaseManager::Entry& e : leases_->All()) {
+    auto inode = store_->GetInode(e.inode_id);
+    if (inode.ok() ? inode->lease_holder() == e.client : !absl::IsNotFound(inode.status())) {
       continue;  // held, or unknown (a read error): kept
     }
-    leases_->Remove(client, inode_id);
+    // (Unless the writer closed and took it again meanwhile: that entry is live.)
+    leases_->RemoveIfUnchanged(e);
     ++dropped;
   }
   return dropped;

@@ -6,15 +6,27 @@ void LeaseManager::Add(const std::string& client, uint64_t inode_id) {
   absl::MutexLock l(&mu_);
   Lease& lease = leases_[client];
   lease.renewed_ms = now_ms_();
-  lease.inodes.insert(inode_id);
+  lease.inodes[inode_id] = next_seq_++;
 }
 
 void LeaseManager::Remove(const std::string& client, uint64_t inode_id) {
   absl::MutexLock l(&mu_);
+  RemoveLocked(client, inode_id);
+}
+
+void LeaseManager::RemoveLocked(const std::string& client, uint64_t inode_id) {
   auto it = leases_.find(client);
   if (it == leases_.end()) return;
   it->second.inodes.erase(inode_id);
   if (it->second.inodes.empty()) leases_.erase(it);
+}
+
+void LeaseManager::RemoveIfUnchanged(const Entry& e) {
+  absl::MutexLock l(&mu_);
+  auto it = leases_.find(e.client);
+  if (it == leases_.end()) return;
+  auto i = it->second.inodes.find(e.inode_id);
+  if (i != it->second.inodes.end() && i->second == e.seq) RemoveLocked(e.client, e.inode_id);
 }
 
 void LeaseManager::Renew(const std::string& client) {
@@ -35,16 +47,16 @@ std::vector<std::pair<std::string, uint64_t>> LeaseManager::Expired(int64_t limi
   std::vector<std::pair<std::string, uint64_t>> out;
   for (const auto& [client, lease] : leases_) {
     if (now - lease.renewed_ms < limit_ms) continue;
-    for (uint64_t id : lease.inodes) out.emplace_back(client, id);
+    for (const auto& [id, seq] : lease.inodes) out.emplace_back(client, id);
   }
   return out;
 }
 
-std::vector<std::pair<std::string, uint64_t>> LeaseManager::All() const {
+std::vector<LeaseManager::Entry> LeaseManager::All() const {
   absl::MutexLock l(&mu_);
-  std::vector<std::pair<std::string, uint64_t>> out;
+  std::vector<Entry> out;
   for (const auto& [client, lease] : leases_) {
-    for (uint64_t id : lease.inodes) out.emplace_back(client, id);
+    for (const auto& [id, seq] : lease.inodes) out.push_back(Entry{client, id, seq});
   }
   return out;
 }

@@ -25,18 +25,28 @@ class LeaseManager {
   int64_t AgeOf(const std::string& client) const;
   // (client, inode id) of every lease not renewed for `limit_ms`.
   std::vector<std::pair<std::string, uint64_t>> Expired(int64_t limit_ms) const;
-  // (client, inode id) of every lease.
-  std::vector<std::pair<std::string, uint64_t>> All() const;
+  // One lease as of a moment: `seq` changes each time the lease is taken (again).
+  struct Entry {
+    std::string client;
+    uint64_t inode_id = 0;
+    uint64_t seq = 0;
+  };
+  std::vector<Entry> All() const;
+  // Removes `e` unless it was taken again since All() listed it.
+  void RemoveIfUnchanged(const Entry& e);
   size_t size() const;
 
  private:
   struct Lease {
     int64_t renewed_ms = 0;
-    std::set<uint64_t> inodes;
+    std::map<uint64_t, uint64_t> inodes;  // inode id -> seq of the Add that took it
   };
+  void RemoveLocked(const std::string& client, uint64_t inode_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const std::function<int64_t()> now_ms_;
   mutable absl::Mutex mu_;
   std::map<std::string, Lease> leases_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace cairn::namenode
