@@ -401,6 +401,16 @@ Status StoreCore::Init(std::shared_ptr<StoreCore> self) {
     }
     LOG(INFO) << "block store: " << replicas_.size() << " replicas on " << n - failures.size()
               << " of " << n << " volumes";
+    for (int v = 0; v < n; ++v) {
+      if (!volumes_[v].failed) healthy.push_back(v);
+    }
+  }
+  // Before the pool's filler starts making files (file system walks: outside mu_).
+  for (int v : healthy) {
+    ReplicaFilePool::SweepCrashedPools(paths_[v].current, {paths_[v].rbw, paths_[v].finalized});
+  }
+  {
+    absl::MutexLock l(&mu_);
     if (options_.file_pool_size > 0) {
       std::vector<std::string> pool_dirs;
       for (int v = 0; v < n; ++v) {
@@ -408,12 +418,6 @@ Status StoreCore::Init(std::shared_ptr<StoreCore> self) {
       }
       file_pool_ = std::make_unique<ReplicaFilePool>(std::move(pool_dirs), options_.file_pool_size);
     }
-    for (int v = 0; v < n; ++v) {
-      if (!volumes_[v].failed) healthy.push_back(v);
-    }
-  }
-  for (int v : healthy) {  // (file system walks: outside mu_)
-    ReplicaFilePool::SweepCrashedPools(paths_[v].current, {paths_[v].rbw, paths_[v].finalized});
   }
   return absl::OkStatus();
 }

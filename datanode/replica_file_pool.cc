@@ -23,6 +23,7 @@ namespace cairn::datanode {
 namespace {
 constexpr int64_t kRetryAfterMs = 1000;  // after a pool directory refused a new file
 constexpr char kCleanMarker[] = ".clean";  // in a pool directory: left by a clean stop
+constexpr char kAsidePrefix[] = "pool.crashed-";  // in VOLUME/current: a crashed run's pool
 
 bool IsEmptyDir(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
@@ -60,7 +61,12 @@ ReplicaFilePool::ReplicaFilePool(std::vector<std::string> dirs, size_t target)
       if (::unlink(marker.c_str()) != 0 || FsyncDir(p.dir) != 0) continue;
     } else {
       if (!IsEmptyDir(p.dir)) {
-        const std::string aside = absl::StrCat(p.dir, ".crashed-", ::time(nullptr));
+        // A name of its own (two crashes may fall in one second; rename(2) onto a directory
+        // that is not empty fails).
+        std::string aside = absl::StrCat(p.dir, ".crashed-", ::time(nullptr));
+        for (int n = 1; ::access(aside.c_str(), F_OK) == 0; ++n) {
+          aside = absl::StrCat(p.dir, ".crashed-", ::time(nullptr), "-", n);
+        }
         if (::rename(p.dir.c_str(), aside.c_str()) != 0 || ::mkdir(p.dir.c_str(), 0755) != 0) {
           LOG(WARNING) << "replica file pool: cannot set " << p.dir << " aside: "
                        << strerror(errno) << "; no pool on this volume";
@@ -140,49 +146,78 @@ bool ReplicaFilePool::Take(int volume, const std::string& dest) {
 
 size_t ReplicaFilePool::SweepCrashedPools(const std::string& current,
                                           const std::vector<std::string>& replica_dirs) {
-  constexpr char kAsidePrefix[] = "pool.crashed-";
-  std::vector<std::string> aside;
+  namespace fs = std::filesystem;
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(current, ec)) {
-    if (e.path().filename().string().rfind(kAsidePrefix, 0) == 0) aside.push_back(e.path());
+  // The set-aside directories and, in them, the files that may go: empty, one link.
+  struct Dir {
+    std::string path;
+    std::vector<std::pair<std::string, std::pair<dev_t, ino_t>>> candidates;
+    size_t others = 0;  // files that stay whatever the replicas are
+  };
+  std::vector<Dir> dirs;
+  for (auto it = fs::directory_iterator(current, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    if (it->path().filename().string().rfind(kAsidePrefix, 0) == 0) {
+      dirs.push_back(Dir{it->path().string(), {}, 0});
+    }
   }
-  if (aside.empty()) return 0;
-  std::set<std::pair<dev_t, ino_t>> in_use;
-  for (const std::string& dir : replica_dirs) {
-    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+  if (dirs.empty()) return 0;
+  std::set<std::pair<dev_t, ino_t>> candidates;
+  for (Dir& d : dirs) {
+    std::error_code dec;
+    for (auto it = fs::directory_iterator(d.path, dec); !dec && it != fs::directory_iterator();
+         it.increment(dec)) {
       struct stat st;
-      if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-        in_use.emplace(st.st_dev, st.st_ino);
+      if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 &&
+          st.st_nlink == 1) {
+        d.candidates.emplace_back(it->path().string(), std::make_pair(st.st_dev, st.st_ino));
+        candidates.emplace(st.st_dev, st.st_ino);
+      } else {
+        ++d.others;
       }
     }
-    if (ec) {
-      LOG(WARNING) << "replica file pool: cannot read " << dir << " (" << ec.message()
-                   << "); set-aside pools are kept";
-      return 0;
+    if (dec) {  // unreadable: nothing in it is removed
+      d.others += d.candidates.size() + 1;
+      d.candidates.clear();
+    }
+  }
+  // A candidate that is also a replica's file stays: a crash can leave a pool name on it, and
+  // without fsck its link count may say 1.
+  std::set<std::pair<dev_t, ino_t>> in_use;
+  if (!candidates.empty()) {
+    for (const std::string& dir : replica_dirs) {
+      for (auto it = fs::recursive_directory_iterator(dir, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        struct stat st;
+        if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+            candidates.count({st.st_dev, st.st_ino}) != 0) {
+          in_use.emplace(st.st_dev, st.st_ino);
+        }
+      }
+      if (ec) {
+        LOG(WARNING) << "replica file pool: cannot read " << dir << " (" << ec.message()
+                     << "); set-aside pools are kept";
+        return 0;
+      }
     }
   }
   size_t left = 0;
-  for (const std::string& dir : aside) {
-    size_t removed = 0, kept = 0;
-    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-      struct stat st;
-      if (::lstat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 &&
-          st.st_nlink == 1 && in_use.count({st.st_dev, st.st_ino}) == 0 &&
-          ::unlink(e.path().c_str()) == 0) {
+  for (Dir& d : dirs) {
+    size_t removed = 0, kept = d.others;
+    for (const auto& [path, id] : d.candidates) {
+      if (in_use.count(id) == 0 && ::unlink(path.c_str()) == 0) {
         ++removed;
       } else {
         ++kept;
       }
     }
-    if (ec) ++kept;  // (unreadable: kept, whatever is in it)
-    if (kept == 0 && ::rmdir(dir.c_str()) == 0) {
+    if (kept == 0 && ::rmdir(d.path.c_str()) == 0) {
       FsyncDir(current);
     } else if (removed > 0) {
-      FsyncDir(dir);
+      FsyncDir(d.path);
     }
     if (kept > 0) {
-      LOG(WARNING) << "replica file pool: " << kept << " file(s) left in " << dir
+      LOG(WARNING) << "replica file pool: " << kept << " file(s) left in " << d.path
                    << " (not empty, more than one link, or a replica's file)";
     }
     left += kept;

@@ -42,8 +42,9 @@ class ReplicaFilePool {
   // Removes what pools set aside after crashes left in `current` (its pool.crashed-*
   // directories): each empty file with one link whose inode no file below `replica_dirs`
   // has, then each directory left empty. Anything else stays (a crash can leave a pool name on
-  // a replica's file, and without fsck its link count may say 1). Call before replicas are
-  // written (at start). Returns the number of files left in such directories.
+  // a replica's file, and without fsck its link count may say 1). Call at start, before
+  // replicas are written and before a pool's filler runs in `current`. Returns the number of
+  // files left in such directories.
   static size_t SweepCrashedPools(const std::string& current,
                                   const std::vector<std::string>& replica_dirs);
 

@@ -963,10 +963,11 @@ TEST_F(BlockStoreTest, NewReplicasTakeTheirFilesFromThePool) {
 }
 
 // After a crash (no clean-stop marker) nothing of the old pool is used: the directory is set
-// aside and a new pool starts. The set-aside directory is swept at start: its empty files with
-// one link that no replica file shares go, and the directory with them once empty; a pool name
-// left on a replica's file (a crash undid the rename out of the pool) and a file with data
-// stay, and the replica keeps its data.
+// aside and a new pool starts. Set-aside directories are swept at the following starts,
+// before the new pool's filler runs: their empty files with one link that no replica file
+// shares go, and each directory with them once empty; a pool name left on a replica's file (a
+// crash undid the rename out of the pool) and a file with data stay, and the replica keeps
+// its data. Two crashes within one second get directories of their own.
 TEST_F(BlockStoreTest, PoolOfARunThatCrashedIsSetAsideAndSwept) {
   BlockStoreOptions o = Options();
   o.file_pool_size = 8;
@@ -985,6 +986,8 @@ TEST_F(BlockStoreTest, PoolOfARunThatCrashedIsSetAsideAndSwept) {
   fs::remove(names[0]);
   fs::create_hard_link(*data_of_1, names[0]);  // a pool name on replica 1's data file
   WriteFile(names[1].string(), "data");
+  std::set<std::string> all_names;
+  for (const auto& n : names) all_names.insert(n.filename().string());
   auto aside_dirs = [&] {
     std::map<std::string, std::set<std::string>> out;
     for (const auto& e : fs::directory_iterator(current)) {
@@ -998,23 +1001,41 @@ TEST_F(BlockStoreTest, PoolOfARunThatCrashedIsSetAsideAndSwept) {
     return out;
   };
 
+  // The start after the crash sets the pool aside whole and uses nothing of it.
   ASSERT_NO_FATAL_FAILURE(OpenStore(o));
+  ASSERT_TRUE(WaitForPooledFiles(pool, 8)) << "no new pool";
   auto aside = aside_dirs();
   ASSERT_EQ(aside.size(), 1u);
-  EXPECT_EQ(aside.begin()->second, (std::set<std::string>{names[0].filename().string(),
-                                                          names[1].filename().string()}));
+  EXPECT_EQ(aside.begin()->second, all_names);
   for (uint64_t id = 2; id < 6; ++id) {
     ASSERT_NO_FATAL_FAILURE(WriteReplica(id, 1, absl::StrCat("replica ", id)));
   }
   EXPECT_EQ(aside_dirs(), aside) << "a file of the crashed run's pool was used";
-  EXPECT_EQ(ReadFile((current + "/" + aside.begin()->first + "/" + names[1].filename().string())),
-            "data");
+
+  // The next start sweeps it: the pool name on replica 1's file and the file with data stay.
+  store_.reset();
+  ASSERT_NO_FATAL_FAILURE(OpenStore(o));
+  const std::string first = aside.begin()->first;
+  aside = aside_dirs();
+  ASSERT_EQ(aside.size(), 1u);
+  EXPECT_EQ(aside[first], (std::set<std::string>{names[0].filename().string(),
+                                                 names[1].filename().string()}));
+  EXPECT_EQ(ReadFile(current + "/" + first + "/" + names[1].filename().string()), "data");
   EXPECT_EQ(ReadAll(1, 1), "one");
 
-  // A second crash, with nothing left behind but empty pool files: its directory goes.
-  ASSERT_TRUE(WaitForPooledFiles(pool, 8));
+  // Two more crashes in quick succession (most likely within the second of the first one's
+  // set-aside directory, which is still there), with nothing left behind but empty pool files:
+  // each pool gets a directory of its own (else there would be no new pool), and the start
+  // after the next sweeps it away.
+  for (int crash = 0; crash < 2; ++crash) {
+    ASSERT_TRUE(WaitForPooledFiles(pool, 8));
+    store_.reset();
+    ASSERT_TRUE(fs::remove(pool + "/.clean"));
+    ASSERT_NO_FATAL_FAILURE(OpenStore(o));
+    ASSERT_TRUE(WaitForPooledFiles(pool, 8)) << "no new pool after crash " << crash;
+    EXPECT_EQ(aside_dirs().size(), 2u) << "crash " << crash;
+  }
   store_.reset();
-  ASSERT_TRUE(fs::remove(pool + "/.clean"));
   ASSERT_NO_FATAL_FAILURE(OpenStore(o));
   EXPECT_EQ(aside_dirs(), aside);
   EXPECT_EQ(ReadAll(1, 1), "one");
