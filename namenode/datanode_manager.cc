@@ -112,7 +112,10 @@ StatusOr<std::vector<DataNodeId>> DataNodeManager::ChooseTargets(
     if (node.liveness == Liveness::kDead) continue;
     ++live;
     if (node.liveness != Liveness::kLive || node.admin != AdminState::kNormal) continue;
-    if (node.storage.remaining_bytes() < block_bytes + options_.min_free_bytes) {
+    // A DataNode reserves a block with its checksum file (4 bytes per chunk of at least 512
+    // bytes): a node with room for the data alone would refuse it.
+    if (node.storage.remaining_bytes() < block_bytes + block_bytes / 128 + 4096 +
+                                             options_.min_free_bytes) {
       ++full;
       continue;
     }
