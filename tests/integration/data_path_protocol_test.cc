@@ -477,15 +477,12 @@ TEST_F(DataPathProtocolTest, CompleteFileOfAClosedFileChecksItsEnd) {
   rs.Clear();
   EXPECT_GRPC(StatusCode::OK, nn_->CompleteFile(Deadline().get(), rq, &rs));
   EXPECT_TRUE(rs.complete());
-  // Another end: refused at once, whether longer or shorter than what the file kept.
+  // Another end: refused (not "complete=false, try again"), longer or shorter.
   for (uint64_t length : {data.size() + 5000, data.size() - 1}) {
     rq.mutable_last()->set_length_bytes(length);
     rs.Clear();
-    const auto t0 = std::chrono::steady_clock::now();
-    EXPECT_GRPC(StatusCode::FAILED_PRECONDITION,
-                nn_->CompleteFile(Deadline(3000).get(), rq, &rs));
-    EXPECT_FALSE(rs.complete());
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2)) << length;
+    EXPECT_GRPC(StatusCode::FAILED_PRECONDITION, nn_->CompleteFile(Deadline().get(), rq, &rs));
+    EXPECT_FALSE(rs.complete()) << length;
   }
   auto st = fs_->Stat("/closed-end");
   ASSERT_TRUE(st.ok()) << st.status();
