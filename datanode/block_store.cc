@@ -287,48 +287,11 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::CreateReplica(uint64_t block
       continue;  // look again: another replica may have appeared meanwhile
     }
 
-    // The volume with the most remaining space; ties go round-robin.
-    std::vector<int> candidates;
-    std::vector<uint64_t> used(n), reserved(n);
-    uint64_t rotate;
-    {
-      absl::MutexLock l(&mu_);
-      for (int v = 0; v < n; ++v) {
-        if (volumes_[v].failed) continue;
-        candidates.push_back(v);
-        used[v] = volumes_[v].used;
-        reserved[v] = volumes_[v].reserved;
-      }
-      rotate = next_volume_;
-    }
-    if (candidates.empty()) {
-      return absl::UnavailableError(absl::StrCat(name, ": no usable volume"));
-    }
     // What the replica's two files will take at the announced length (reserved below).
     const uint64_t promised =
         expected_bytes + CrcFileBytes(expected_bytes, options_.bytes_per_checksum);
-    int volume = -1;
-    uint64_t best = 0;
-    uint64_t most_free = 0;
-    bool any_space_known = false;
-    for (size_t i = 0; i < candidates.size(); ++i) {
-      int v = candidates[(rotate + i) % candidates.size()];
-      uint64_t capacity, remaining;
-      if (!VolumeSpace(v, used[v], reserved[v], &capacity, &remaining)) continue;
-      any_space_known = true;
-      most_free = std::max(most_free, remaining);
-      if (remaining == 0 || remaining < promised) continue;
-      if (volume < 0 || remaining > best) {
-        volume = v;
-        best = remaining;
-      }
-    }
-    if (volume < 0) {
-      if (!any_space_known) return absl::UnavailableError(absl::StrCat(name, ": no usable volume"));
-      return absl::ResourceExhaustedError(
-          absl::StrCat(name, ": no space left on any volume (", expected_bytes,
-                       " bytes expected, at most ", most_free, " remaining on a volume)"));
-    }
+    ASSIGN_OR_RETURN(const VolumeChoice choice, ChooseVolume(name, expected_bytes, promised));
+    const int volume = choice.volume;
 
     auto rep = std::make_shared<Replica>(block_id);
     rep->generation_stamp = gs;
@@ -343,11 +306,8 @@ StatusOr<std::unique_ptr<ReplicaWriter>> StoreCore::CreateReplica(uint64_t block
       if (replicas_.count(block_id) != 0 || volumes_[volume].failed) continue;  // raced
       // Writers admitted to the volume since the space was read took part of it: choose again
       // if what is left no longer holds this one (the check and the reservation are one step).
-      const VolumeState& vs = volumes_[volume];
-      const uint64_t taken_since = vs.used + vs.reserved > used[volume] + reserved[volume]
-                                       ? vs.used + vs.reserved - used[volume] - reserved[volume]
-                                       : 0;
-      if (taken_since > 0 && (taken_since > best || best - taken_since < promised)) continue;
+      const uint64_t taken = volumes_[volume].used + volumes_[volume].reserved;
+      if (taken > choice.taken && taken - choice.taken > choice.remaining - promised) continue;
       replicas_.emplace(block_id, rep);
       ++next_volume_;
       rep->promised_disk_bytes = promised;
@@ -637,32 +597,6 @@ std::vector<ReplicaInfo> StoreCore::AllReplicas() {
   return out;
 }
 
-VolumeReport StoreCore::Report() {
-  const int n = static_cast<int>(paths_.size());
-  std::vector<int> healthy;
-  std::vector<uint64_t> used(n), reserved(n);
-  {
-    absl::MutexLock l(&mu_);
-    for (int v = 0; v < n; ++v) {
-      if (volumes_[v].failed) continue;
-      healthy.push_back(v);
-      used[v] = volumes_[v].used;
-      reserved[v] = volumes_[v].reserved;
-    }
-  }
-  VolumeReport report;
-  report.volumes = static_cast<uint32_t>(n);
-  for (int v : healthy) {
-    uint64_t capacity, remaining;
-    if (!VolumeSpace(v, used[v], reserved[v], &capacity, &remaining)) continue;
-    report.capacity += capacity;
-    report.used += used[v];
-    report.remaining += remaining;
-  }
-  absl::MutexLock l(&mu_);
-  for (int v = 0; v < n; ++v) report.failed_volumes += volumes_[v].failed ? 1 : 0;
-  return report;
-}
 
 void StoreCore::CheckVolumes() {
   for (int v = 0; v < static_cast<int>(paths_.size()); ++v) CheckVolume(v);

@@ -215,6 +215,24 @@ class StoreCore {
   // `remaining` leaves out `reserved` (promised to replicas being written).
   bool VolumeSpace(int volume, uint64_t used, uint64_t reserved, uint64_t* capacity,
                    uint64_t* remaining) ABSL_LOCKS_EXCLUDED(mu_);
+  // The healthy volumes and their usage, read at one moment.
+  struct VolumeUsage {
+    int volume = 0;
+    uint64_t used = 0;
+    uint64_t reserved = 0;
+  };
+  std::vector<VolumeUsage> HealthyVolumes() ABSL_LOCKS_EXCLUDED(mu_);
+  // Where a new replica whose files will take `promised` bytes goes: the volume with the most
+  // remaining space (ties round-robin), that space, and its used + reserved bytes as read.
+  // UNAVAILABLE without a usable volume; RESOURCE_EXHAUSTED when none has room (the message
+  // names `name` and `expected_bytes`).
+  struct VolumeChoice {
+    int volume = -1;
+    uint64_t remaining = 0;
+    uint64_t taken = 0;
+  };
+  StatusOr<VolumeChoice> ChooseVolume(absl::string_view name, uint64_t expected_bytes,
+                                      uint64_t promised) ABSL_LOCKS_EXCLUDED(mu_);
   // Removes `rep` from the map and the volume's usage; `rep` must be current.
   void RemoveLocked(Replica* rep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `rep`'s files now hold `disk_bytes`: updates the volume's usage and what stays reserved

@@ -475,6 +475,62 @@ Status StoreCore::IoError(int volume, int err, absl::string_view name, absl::str
   return absl::InternalError(msg);
 }
 
+std::vector<StoreCore::VolumeUsage> StoreCore::HealthyVolumes() {
+  absl::MutexLock l(&mu_);
+  std::vector<VolumeUsage> out;
+  for (int v = 0; v < static_cast<int>(volumes_.size()); ++v) {
+    if (!volumes_[v].failed) out.push_back(VolumeUsage{v, volumes_[v].used, volumes_[v].reserved});
+  }
+  return out;
+}
+
+StatusOr<StoreCore::VolumeChoice> StoreCore::ChooseVolume(absl::string_view name,
+                                                          uint64_t expected_bytes,
+                                                          uint64_t promised) {
+  const std::vector<VolumeUsage> candidates = HealthyVolumes();
+  if (candidates.empty()) return absl::UnavailableError(absl::StrCat(name, ": no usable volume"));
+  uint64_t rotate;
+  {
+    absl::MutexLock l(&mu_);
+    rotate = next_volume_;
+  }
+  VolumeChoice best;
+  uint64_t most_free = 0;
+  bool any_space_known = false;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const VolumeUsage& u = candidates[(rotate + i) % candidates.size()];
+    uint64_t capacity, remaining;
+    if (!VolumeSpace(u.volume, u.used, u.reserved, &capacity, &remaining)) continue;
+    any_space_known = true;
+    most_free = std::max(most_free, remaining);
+    if (remaining == 0 || remaining < promised) continue;
+    if (best.volume < 0 || remaining > best.remaining) {
+      best = VolumeChoice{u.volume, remaining, u.used + u.reserved};
+    }
+  }
+  if (best.volume >= 0) return best;
+  if (!any_space_known) return absl::UnavailableError(absl::StrCat(name, ": no usable volume"));
+  return absl::ResourceExhaustedError(
+      absl::StrCat(name, ": no space left on any volume (", expected_bytes,
+                   " bytes expected, at most ", most_free, " remaining on a volume)"));
+}
+
+VolumeReport StoreCore::Report() {
+  VolumeReport report;
+  report.volumes = static_cast<uint32_t>(paths_.size());
+  const std::vector<VolumeUsage> healthy = HealthyVolumes();
+  for (const VolumeUsage& u : healthy) {
+    uint64_t capacity, remaining;
+    if (!VolumeSpace(u.volume, u.used, u.reserved, &capacity, &remaining)) continue;
+    report.capacity += capacity;
+    report.used += u.used;
+    report.remaining += remaining;
+  }
+  absl::MutexLock l(&mu_);
+  for (const VolumeState& vs : volumes_) report.failed_volumes += vs.failed ? 1 : 0;
+  return report;
+}
+
 bool StoreCore::VolumeSpace(int volume, uint64_t used, uint64_t reserved, uint64_t* capacity,
                             uint64_t* remaining) {
   struct statvfs st;
