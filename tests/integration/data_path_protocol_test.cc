@@ -157,6 +157,43 @@ class DataPathProtocolTest : public ::testing::Test {
     }
     return -1;
   }
+  // As the writer "raw-client": creates `path` (replication 1) with its first block.
+  cairn::v1::CreateFileResponse RawCreateWithFirstBlock(const std::string& path) {
+    cairn::v1::CreateFileRequest rq;
+    rq.set_path(path);
+    rq.set_replication(1);
+    rq.set_client_name("raw-client");
+    rq.set_allocate_first_block(true);
+    cairn::v1::CreateFileResponse rs;
+    EXPECT_GRPC(StatusCode::OK, nn_->CreateFile(Deadline().get(), rq, &rs));
+    return rs;
+  }
+  // Writes `data` as the whole of block `lb`, in one packet, to its first DataNode.
+  RawWriteResult RawWriteBlock(const cairn::v1::LocatedBlock& lb, const std::string& data) {
+    const int dn = lb.locations_size() > 0 ? IndexOfAddress(lb.locations(0).address()) : -1;
+    EXPECT_GE(dn, 0) << "the block names no DataNode of the cluster";
+    if (dn < 0) return RawWriteResult{grpc::Status(StatusCode::NOT_FOUND, "no DataNode"), {}};
+    return RawWrite(DataNodeStub(dn).get(),
+                    {Header(lb.block().block_id(), lb.block().generation_stamp()),
+                     Packet(0, 0, data, /*last=*/true)});
+  }
+  // Completes `path` as "raw-client" with `last`, asking again while the NameNode answers
+  // complete=false; true once it is complete.
+  bool RawComplete(const std::string& path, const cairn::v1::Block& last) {
+    cairn::v1::CompleteFileRequest rq;
+    rq.set_path(path);
+    rq.set_client_name("raw-client");
+    *rq.mutable_last() = last;
+    bool done = false;
+    EXPECT_TRUE(WaitFor([&] {
+      cairn::v1::CompleteFileResponse rs;
+      grpc::Status gs = nn_->CompleteFile(Deadline().get(), rq, &rs);
+      EXPECT_TRUE(gs.ok()) << gs.error_message();
+      done = gs.ok() && rs.complete();
+      return done || !gs.ok();
+    }, 10000));
+    return done;
+  }
   // Writes and reads back a multi-block file; every DataNode is still registered and live.
   void ExpectClusterStillWorks() {
     const std::string path = absl::StrCat("/still-works-", ++still_works_);
@@ -315,34 +352,8 @@ TEST_F(DataPathProtocolTest, CompleteFileByAClientWithoutTheLease) {
 // it completes the file like a block from AddBlock; a file closed without data loses it (no
 // block is left behind to be reported missing), also when the Complete is retried.
 TEST_F(DataPathProtocolTest, FirstBlockAllocatedWithTheCreate) {
-  auto create = [&](const std::string& path) {
-    cairn::v1::CreateFileRequest rq;
-    rq.set_path(path);
-    rq.set_replication(1);
-    rq.set_client_name("raw-client");
-    rq.set_allocate_first_block(true);
-    cairn::v1::CreateFileResponse rs;
-    EXPECT_GRPC(StatusCode::OK, nn_->CreateFile(Deadline().get(), rq, &rs));
-    return rs;
-  };
-  auto complete = [&](const std::string& path, const cairn::v1::Block& last) {
-    cairn::v1::CompleteFileRequest rq;
-    rq.set_path(path);
-    rq.set_client_name("raw-client");
-    *rq.mutable_last() = last;
-    bool done = false;
-    EXPECT_TRUE(WaitFor([&] {
-      cairn::v1::CompleteFileResponse rs;
-      grpc::Status gs = nn_->CompleteFile(Deadline().get(), rq, &rs);
-      EXPECT_TRUE(gs.ok()) << gs.error_message();
-      done = gs.ok() && rs.complete();
-      return done || !gs.ok();
-    }, 10000));
-    return done;
-  };
-
   // With data: written straight to the DataNode the create named.
-  cairn::v1::CreateFileResponse with_data = create("/first-block");
+  cairn::v1::CreateFileResponse with_data = RawCreateWithFirstBlock("/first-block");
   ASSERT_TRUE(with_data.has_first_block());
   const cairn::v1::LocatedBlock& lb = with_data.first_block();
   ASSERT_EQ(lb.locations_size(), 1);
@@ -352,29 +363,25 @@ TEST_F(DataPathProtocolTest, FirstBlockAllocatedWithTheCreate) {
   ASSERT_TRUE(blocks.ok()) << blocks.status();
   ASSERT_EQ(blocks->size(), 1u);
   EXPECT_EQ((*blocks)[0].block_id, lb.block().block_id());
-  const int dn = IndexOfAddress(lb.locations(0).address());
-  ASSERT_GE(dn, 0);
   const std::string data = RandomBytes(70000, 77);
-  RawWriteResult w = RawWrite(DataNodeStub(dn).get(),
-                              {Header(lb.block().block_id(), lb.block().generation_stamp()),
-                               Packet(0, 0, data, /*last=*/true)});
+  RawWriteResult w = RawWriteBlock(lb, data);
   ASSERT_TRUE(w.status.ok()) << w.status.error_message() << " " << w.first_error();
   cairn::v1::Block last = lb.block();
   last.set_length_bytes(data.size());
-  ASSERT_TRUE(complete("/first-block", last));
+  ASSERT_TRUE(RawComplete("/first-block", last));
   auto back = ReadFile(fs_.get(), "/first-block");
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(SameBytes(*back, data));
 
   // Without data: the block is dropped at completion; a retried completion is fine.
   const uint64_t blocks_before = fs_->GetFsStats()->blocks;
-  cairn::v1::CreateFileResponse empty = create("/first-block-empty");
+  cairn::v1::CreateFileResponse empty = RawCreateWithFirstBlock("/first-block-empty");
   ASSERT_TRUE(empty.has_first_block());
   EXPECT_EQ(fs_->GetFsStats()->blocks, blocks_before + 1);
   cairn::v1::Block unused = empty.first_block().block();
   unused.set_length_bytes(0);
-  ASSERT_TRUE(complete("/first-block-empty", unused));
-  ASSERT_TRUE(complete("/first-block-empty", unused));
+  ASSERT_TRUE(RawComplete("/first-block-empty", unused));
+  ASSERT_TRUE(RawComplete("/first-block-empty", unused));
   blocks = fs_->GetBlocks("/first-block-empty");
   ASSERT_TRUE(blocks.ok()) << blocks.status();
   EXPECT_TRUE(blocks->empty());
@@ -382,14 +389,11 @@ TEST_F(DataPathProtocolTest, FirstBlockAllocatedWithTheCreate) {
   EXPECT_EQ(fs_->GetFsStats()->blocks, blocks_before);
 
   // A block the writer made visible (hflush length) is not dropped by a zero length.
-  cairn::v1::CreateFileResponse flushed = create("/first-block-flushed");
+  cairn::v1::CreateFileResponse flushed = RawCreateWithFirstBlock("/first-block-flushed");
   ASSERT_TRUE(flushed.has_first_block());
   const cairn::v1::LocatedBlock& fb = flushed.first_block();
-  const int fdn = IndexOfAddress(fb.locations(0).address());
-  ASSERT_GE(fdn, 0);
   const std::string some = RandomBytes(5000, 78);
-  w = RawWrite(DataNodeStub(fdn).get(), {Header(fb.block().block_id(), fb.block().generation_stamp()),
-                                         Packet(0, 0, some, /*last=*/true)});
+  w = RawWriteBlock(fb, some);
   ASSERT_TRUE(w.status.ok()) << w.status.error_message();
   cairn::v1::UpdateLengthRequest ul;
   ul.set_path("/first-block-flushed");
@@ -411,7 +415,7 @@ TEST_F(DataPathProtocolTest, FirstBlockAllocatedWithTheCreate) {
   EXPECT_EQ(blocks->size(), 1u);
   cairn::v1::Block full = fb.block();
   full.set_length_bytes(some.size());
-  ASSERT_TRUE(complete("/first-block-flushed", full));
+  ASSERT_TRUE(RawComplete("/first-block-flushed", full));
   back = ReadFile(fs_.get(), "/first-block-flushed");
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(SameBytes(*back, some));
@@ -443,31 +447,18 @@ TEST_F(DataPathProtocolTest, FirstBlockAllocatedWithTheCreate) {
 // was closed shorter than it wrote was told OK (before that, it was told complete=false until
 // its deadline, waiting for a replica of its length that would never come).
 TEST_F(DataPathProtocolTest, CompleteFileOfAClosedFileChecksItsEnd) {
-  cairn::v1::CreateFileRequest cr;
-  cr.set_path("/closed-end");
-  cr.set_replication(1);
-  cr.set_client_name("raw-client");
-  cr.set_allocate_first_block(true);
-  cairn::v1::CreateFileResponse cresp;
-  ASSERT_TRUE(nn_->CreateFile(Deadline().get(), cr, &cresp).ok());
+  cairn::v1::CreateFileResponse cresp = RawCreateWithFirstBlock("/closed-end");
   ASSERT_TRUE(cresp.has_first_block());
   const cairn::v1::LocatedBlock& lb = cresp.first_block();
-  const int dn = IndexOfAddress(lb.locations(0).address());
-  ASSERT_GE(dn, 0);
   const std::string data = RandomBytes(70000, 79);
-  RawWriteResult w = RawWrite(DataNodeStub(dn).get(),
-                              {Header(lb.block().block_id(), lb.block().generation_stamp()),
-                               Packet(0, 0, data, /*last=*/true)});
+  RawWriteResult w = RawWriteBlock(lb, data);
   ASSERT_TRUE(w.status.ok()) << w.status.error_message() << " " << w.first_error();
   cairn::v1::CompleteFileRequest rq;
   rq.set_path("/closed-end");
   rq.set_client_name("raw-client");
   *rq.mutable_last() = lb.block();
   rq.mutable_last()->set_length_bytes(data.size());
-  ASSERT_TRUE(WaitFor([&] {
-    cairn::v1::CompleteFileResponse rs;
-    return nn_->CompleteFile(Deadline().get(), rq, &rs).ok() && rs.complete();
-  }, 10000));
+  ASSERT_TRUE(RawComplete("/closed-end", rq.last()));
 
   // The same end again: OK, by path and by inode id.
   cairn::v1::CompleteFileResponse rs;
