@@ -63,13 +63,10 @@ class SyncCountingEnv : public leveldb::EnvWrapper {
   std::atomic<int> log_syncs_{0};
 };
 
-class CommitTest : public ::testing::Test {
+class CommitTest : public StoreDirTest {
  protected:
   void SetUp() override {
-    DisableMutexDeadlockDetection();  // as the daemons do
-    char tmpl[] = "/tmp/cairn_commit_test_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_NO_FATAL_FAILURE(StoreDirTest::SetUp());
     NamespaceStoreOptions so;
     so.dir = dir_ + "/meta";
     so.env = &env_;
@@ -82,14 +79,12 @@ class CommitTest : public ::testing::Test {
   void TearDown() override {
     ops_.reset();
     store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    StoreDirTest::TearDown();
   }
 
   // A mutation creating directory `name` under the root, through the store directly.
   static NamespaceStore::MutationFn MkdirFn(std::string name) { return MkdirUnderRoot(name); }
 
-  std::string dir_;
   SyncCountingEnv env_;
   std::unique_ptr<NamespaceStore> store_;
   std::unique_ptr<NamespaceOps> ops_;

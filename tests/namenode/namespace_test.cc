@@ -32,6 +32,7 @@
 #include "namenode/kv_cache.h"
 #include "namenode/namespace_ops.h"
 #include "namenode/namespace_store.h"
+#include "tests/namenode/store_test_util.h"
 
 namespace cairn::namenode {
 namespace {
@@ -74,22 +75,16 @@ Status CallSync(NamespaceOps* ops, void (NamespaceOps::*method)(const Req&, Resp
   return future.get();
 }
 
-class NamespaceTest : public ::testing::Test {
+class NamespaceTest : public StoreDirTest {
  protected:
   void SetUp() override {
-    DisableMutexDeadlockDetection();  // as the daemons do
-    char tmpl[] = "/tmp/cairn_ns_test_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr) << "mkdtemp: " << strerror(errno);
-    dir_ = tmpl;
+    ASSERT_NO_FATAL_FAILURE(StoreDirTest::SetUp());
     ASSERT_NO_FATAL_FAILURE(OpenStore());
   }
 
   void TearDown() override {
     CloseStore();
-    if (!dir_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
+    StoreDirTest::TearDown();
   }
 
   void OpenStore() {
@@ -307,7 +302,6 @@ class NamespaceTest : public ::testing::Test {
     ASSERT_GT(WallMillis(), ms);
   }
 
-  std::string dir_;
   NamespaceOpsOptions options_;
   size_t read_cache_entries_ = NamespaceStoreOptions().read_cache_entries;
   uint64_t journal_retain_txns_ = NamespaceStoreOptions().journal_retain_txns;

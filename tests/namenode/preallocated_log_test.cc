@@ -31,18 +31,8 @@ namespace fs = std::filesystem;
 
 constexpr size_t kChunk = 64 << 10;
 
-class PreallocatedLogTest : public ::testing::Test {
+class PreallocatedLogTest : public StoreDirTest {
  protected:
-  void SetUp() override {
-    DisableMutexDeadlockDetection();  // as the daemons do
-    char tmpl[] = "/tmp/cairn_prealloc_log_test_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
 
   static std::unique_ptr<NamespaceStore> OpenStore(const std::string& dir, size_t prealloc) {
     NamespaceStoreOptions so;
@@ -131,8 +121,6 @@ class PreallocatedLogTest : public ::testing::Test {
       EXPECT_TRUE(store->ResolvePath(absl::StrCat("/d", i)).ok()) << "d" << i;
     }
   }
-
-  std::string dir_;
 };
 
 TEST_F(PreallocatedLogTest, LogIsZeroFilledAheadWhileOpenAndTrimmedAtClose) {
