@@ -203,18 +203,19 @@ void FileOps::AddBlock(const cairn::v1::AddBlockRequest& req, cairn::v1::AddBloc
 void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
                            cairn::v1::CompleteFileResponse* resp, Done done) {
   if (Status s = CheckWritable(); !s.ok()) return done(s);
+  // A file deleted while open: its writer is done with it; its lease entry goes now rather
+  // than at the next sweep (DropStaleLeases).
+  done = [this, &req, done = std::move(done)](Status s) {
+    if (s.code() == absl::StatusCode::kNotFound && req.inode_id() != 0) {
+      leases_->Remove(req.client_name(), req.inode_id());
+    }
+    done(std::move(s));
+  };
   bool already_closed = false;  // a retried call: the mutation answers it without waiting
   {
     // Only the lease holder may complete (checked again in the mutation).
     auto inode = req.inode_id() != 0 ? store_->GetInode(req.inode_id()) : store_->ResolvePath(req.path());
-    if (!inode.ok()) {
-      // Deleted while open: its writer is done with it, and nothing else would drop the lease
-      // entry while the writer's client keeps renewing for other files.
-      if (inode.status().code() == absl::StatusCode::kNotFound && req.inode_id() != 0) {
-        leases_->Remove(req.client_name(), req.inode_id());
-      }
-      return done(inode.status());
-    }
+    if (!inode.ok()) return done(inode.status());
     already_closed = inode->lease_holder().empty();
     if (!inode->lease_holder().empty() && inode->lease_holder() != req.client_name()) {
       return done(absl::FailedPreconditionError(absl::StrCat(
@@ -322,9 +323,6 @@ void FileOps::CompleteFile(const cairn::v1::CompleteFileRequest& req,
         return absl::OkStatus();
       },
       [this, &req, result, done = std::move(done)](Status s) {
-        if (s.code() == absl::StatusCode::kNotFound && req.inode_id() != 0) {
-          leases_->Remove(req.client_name(), req.inode_id());  // deleted meanwhile (see above)
-        }
         if (s.ok() && result->closed) {
           if (result->has_last) {
             blocks_->Commit(result->last.block_id(), result->last.generation_stamp(),
